@@ -1,0 +1,42 @@
+# seqc: the two commands of the README's quick start, and a few more.
+#   make run    set up, build, and run the main example end to end
+#   make test   set up, build, and run the whole test suite
+#   make fuzz   fuzz the front end for FUZZ_SECONDS (default 300)
+#   make docs   regenerate the rec dialect's op docs from ODS into docs/
+BUILD ?= build
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
+CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 -DLLVM_USE_LINKER=lld
+
+.PHONY: setup build run test fuzz docs clean
+
+setup:
+	@bash scripts/setup.sh
+
+$(BUILD)/build.ninja: | setup
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+
+build: setup $(BUILD)/build.ninja
+	@cmake -S . -B $(BUILD) >/dev/null
+	@ninja -C $(BUILD) seqc seq-opt
+
+run: build
+	$(BUILD)/bin/seqc examples/mingru.seq --emit ast
+	$(BUILD)/bin/seqc run examples/mingru.seq --B 2 --T 64
+	@$(BUILD)/bin/seqc examples/mingru.seq --emit rec | $(BUILD)/bin/seq-opt >/dev/null && \
+	  echo "examples/mingru.seq: rec IR verified by seq-opt"
+
+test: build
+	@bash scripts/run-tests.sh $(BUILD)
+
+fuzz: setup
+	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+docs: build
+	@ninja -C $(BUILD) mlir-doc
+	@cp $(BUILD)/docs/Dialects/RecDialect.md docs/RecDialect.md
+	@echo "docs/RecDialect.md updated"
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,235 @@
+//===- RecOps.cpp - Operations of the rec dialect -------------------------===//
+//
+// Verifiers and custom assembly of the rec operations. The verifiers check
+// the ABI-shaped types of rec.model and the slicing relation between a
+// recurrence's operands, its step's block arguments and its results, so that
+// every later pass can rely on them.
+//
+//===----------------------------------------------------------------------===//
+#include "RecOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/FunctionImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::rec;
+
+#include "RecDialect.cpp.inc"
+
+void RecDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "RecOps.cpp.inc"
+      >();
+}
+
+/// `type` with its first `n` axes removed.
+static RankedTensorType dropLeading(RankedTensorType type, unsigned n) {
+  return RankedTensorType::get(type.getShape().drop_front(n), type.getElementType());
+}
+
+/// Checks that `type` is an f32 tensor whose first `numDynamic` axes are
+/// dynamic (batch, time) and whose other axes are static.
+static LogicalResult checkAbiType(Operation *op, Type type, unsigned numDynamic,
+                                  const Twine &what) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || !tensor.getElementType().isF32())
+    return op->emitOpError() << what << " must be a ranked f32 tensor, got " << type;
+  if (tensor.getRank() < numDynamic)
+    return op->emitOpError() << what << " must have rank at least " << numDynamic << ", got "
+                             << type;
+  for (int64_t i = 0; i < tensor.getRank(); ++i) {
+    bool dynamic = tensor.isDynamicDim(i);
+    if (dynamic != (i < numDynamic))
+      return op->emitOpError() << what << " must have "
+                               << (numDynamic == 2   ? "dynamic batch and time axes"
+                                   : numDynamic == 1 ? "a dynamic batch axis"
+                                                     : "a static shape")
+                               << " and static other axes, got " << type;
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ModelOp
+//===----------------------------------------------------------------------===//
+
+ParseResult ModelOp::parse(OpAsmParser &parser, OperationState &result) {
+  auto buildFuncType = [](Builder &builder, ArrayRef<Type> argTypes, ArrayRef<Type> results,
+                          function_interface_impl::VariadicFlag,
+                          std::string &) { return builder.getFunctionType(argTypes, results); };
+  return function_interface_impl::parseFunctionOp(
+      parser, result, /*allowVariadic=*/false, getFunctionTypeAttrName(result.name),
+      buildFuncType, getArgAttrsAttrName(result.name), getResAttrsAttrName(result.name));
+}
+
+void ModelOp::print(OpAsmPrinter &p) {
+  function_interface_impl::printFunctionOp(p, *this, /*isVariadic=*/false,
+                                           getFunctionTypeAttrName(), getArgAttrsAttrName(),
+                                           getResAttrsAttrName());
+}
+
+LogicalResult ModelOp::verify() {
+  unsigned nIn = getNumInputs(), nParam = getNumParams(), nState = getNumStates(),
+           nOut = getNumOutputs();
+  ArrayRef<Type> args = getArgumentTypes(), results = getResultTypes();
+  if (args.size() != nIn + nParam + nState)
+    return emitOpError() << "has " << args.size() << " arguments but names " << nIn
+                         << " inputs, " << nParam << " params and " << nState << " states";
+  if (results.size() != nOut + nState)
+    return emitOpError() << "has " << results.size() << " results but names " << nOut
+                         << " outputs and " << nState << " states";
+  if (getStateInit().size() != nState)
+    return emitOpError() << "has " << getStateInit().size() << " initial values for "
+                         << nState << " states";
+  auto name = [](ArrayAttr names, unsigned i) {
+    return cast<StringAttr>(names[i]).getValue();
+  };
+  for (unsigned i = 0; i < nIn; ++i)
+    if (failed(checkAbiType(*this, args[i], 2, "input '" + name(getInputNames(), i) + "'")))
+      return failure();
+  for (unsigned i = 0; i < nParam; ++i)
+    if (failed(checkAbiType(*this, args[nIn + i], 0,
+                            "param '" + name(getParamNames(), i) + "'")))
+      return failure();
+  for (unsigned i = 0; i < nState; ++i) {
+    Type init = args[nIn + nParam + i];
+    if (failed(checkAbiType(*this, init, 1, "state '" + name(getStateNames(), i) + "'")))
+      return failure();
+    if (results[nOut + i] != init)
+      return emitOpError() << "final state '" << name(getStateNames(), i) << "' has type "
+                           << results[nOut + i] << " but its initial state has type " << init;
+  }
+  for (unsigned i = 0; i < nOut; ++i)
+    if (failed(checkAbiType(*this, results[i], 2, "output '" + name(getOutputNames(), i) + "'")))
+      return failure();
+  return success();
+}
+
+LogicalResult ReturnOp::verify() {
+  auto model = cast<ModelOp>((*this)->getParentOp());
+  ArrayRef<Type> expected = model.getResultTypes();
+  if (getOperands().size() != expected.size())
+    return emitOpError() << "returns " << getOperands().size() << " values but the model has "
+                         << expected.size() << " results";
+  for (auto [i, value, type] : llvm::enumerate(getOperands(), expected))
+    if (value.getType() != type)
+      return emitOpError() << "operand " << i << " has type " << value.getType()
+                           << " but the model's result " << i << " has type " << type;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RecurrenceOp
+//===----------------------------------------------------------------------===//
+
+void RecurrenceOp::build(OpBuilder &builder, OperationState &state, TypeRange resultTypes,
+                         ValueRange inits, ValueRange inputs) {
+  state.addOperands(inits);
+  state.addOperands(inputs);
+  state.getOrAddProperties<Properties>().operandSegmentSizes = {
+      static_cast<int32_t>(inits.size()), static_cast<int32_t>(inputs.size())};
+  state.addTypes(resultTypes);
+  Region *region = state.addRegion();
+  Block *block = new Block();
+  region->push_back(block);
+  for (Value init : inits)
+    block->addArgument(dropLeading(cast<RankedTensorType>(init.getType()), 1), state.location);
+  for (Value input : inputs)
+    block->addArgument(dropLeading(cast<RankedTensorType>(input.getType()), 2), state.location);
+}
+
+LogicalResult RecurrenceOp::verify() {
+  for (Value init : getInits())
+    if (failed(checkAbiType(*this, init.getType(), 1, "initial state")))
+      return failure();
+  for (Value input : getInputs())
+    if (failed(checkAbiType(*this, input.getType(), 2, "input sequence")))
+      return failure();
+  return success();
+}
+
+LogicalResult RecurrenceOp::verifyRegions() {
+  Block &body = getBody();
+  unsigned nState = getNumStates(), nInput = getInputs().size();
+  if (body.getNumArguments() != nState + nInput)
+    return emitOpError() << "step has " << body.getNumArguments()
+                         << " block arguments; expected " << nState << " states and "
+                         << nInput << " inputs";
+  for (unsigned i = 0; i < nState; ++i) {
+    Type expected = dropLeading(cast<RankedTensorType>(getInits()[i].getType()), 1);
+    if (body.getArgument(i).getType() != expected)
+      return emitOpError() << "step argument " << i << " (state) has type "
+                           << body.getArgument(i).getType() << "; expected " << expected;
+  }
+  for (unsigned i = 0; i < nInput; ++i) {
+    Type expected = dropLeading(cast<RankedTensorType>(getInputs()[i].getType()), 2);
+    if (body.getArgument(nState + i).getType() != expected)
+      return emitOpError() << "step argument " << nState + i << " (input) has type "
+                           << body.getArgument(nState + i).getType() << "; expected "
+                           << expected;
+  }
+  auto yield = cast<YieldOp>(body.getTerminator());
+  if (yield.getOperands().size() < nState)
+    return yield.emitOpError() << "yields " << yield.getOperands().size()
+                               << " values but the recurrence has " << nState << " states";
+  for (unsigned i = 0; i < nState; ++i)
+    if (yield.getOperands()[i].getType() != body.getArgument(i).getType())
+      return yield.emitOpError() << "yields " << yield.getOperands()[i].getType()
+                                 << " for state " << i << " of type "
+                                 << body.getArgument(i).getType();
+  if (getNumResults() != yield.getOperands().size())
+    return emitOpError() << "has " << getNumResults() << " results but its step yields "
+                         << yield.getOperands().size() << " values";
+  for (unsigned i = 0; i < nState; ++i)
+    if (getResult(i).getType() != getInits()[i].getType())
+      return emitOpError() << "final state " << i << " has type " << getResult(i).getType()
+                           << " but its initial state has type " << getInits()[i].getType();
+  for (unsigned i = nState; i < getNumResults(); ++i) {
+    auto yielded = cast<RankedTensorType>(yield.getOperands()[i].getType());
+    SmallVector<int64_t> shape = {ShapedType::kDynamic, ShapedType::kDynamic};
+    shape.append(yielded.getShape().begin(), yielded.getShape().end());
+    auto expected = RankedTensorType::get(shape, yielded.getElementType());
+    if (getResult(i).getType() != expected)
+      return emitOpError() << "output sequence " << i - nState << " has type "
+                           << getResult(i).getType() << "; the step yields " << yielded
+                           << ", so expected " << expected;
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  auto q = cast<RankedTensorType>(getQ().getType());
+  auto k = cast<RankedTensorType>(getK().getType());
+  auto v = cast<RankedTensorType>(getV().getType());
+  auto result = cast<RankedTensorType>(getResult().getType());
+  if (q.getRank() < 1)
+    return emitOpError() << "needs q, k, v of rank at least 1";
+  if (q != k)
+    return emitOpError() << "needs q and k of the same type, got " << q << " and " << k;
+  if (v.getRank() != q.getRank() || q.getShape().drop_back() != v.getShape().drop_back())
+    return emitOpError() << "needs v with the same leading axes as q, got " << q << " and "
+                         << v;
+  if (!q.hasStaticShape() || !v.hasStaticShape())
+    return emitOpError() << "needs static shapes";
+  SmallVector<int64_t> expected(q.getShape());
+  expected.back() = v.getShape().back();
+  if (result.getShape() != ArrayRef<int64_t>(expected) ||
+      result.getElementType() != v.getElementType())
+    return emitOpError() << "result type " << result << " does not match v " << v;
+  if (!std::isfinite(getScale().convertToDouble()))
+    return emitOpError() << "needs a finite scale";
+  if (getWindow() < 0)
+    return emitOpError() << "needs window >= 0 (0 = unbounded), got " << getWindow();
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "RecOps.cpp.inc"

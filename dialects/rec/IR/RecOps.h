@@ -1,0 +1,22 @@
+//===- RecOps.h - Operations of the rec dialect ------------------*- C++ -*-===//
+//
+// Declares the rec operations (generated from RecOps.td).
+//
+//===----------------------------------------------------------------------===//
+#ifndef REC_IR_RECOPS_H
+#define REC_IR_RECOPS_H
+
+#include "RecDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/RegionKindInterface.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#define GET_OP_CLASSES
+#include "RecOps.h.inc"
+
+#endif

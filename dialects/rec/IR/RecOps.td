@@ -1,0 +1,160 @@
+//===- RecOps.td - Operations of the rec dialect -----------*- tablegen -*-===//
+//
+// rec.model, rec.recurrence and their terminators, and rec.attention, the one
+// step operation with an implicit state of its own (the key/value history).
+// The rewrites of later stages (rec.scan, rec.chunked, rec.newton) join here.
+//
+//===----------------------------------------------------------------------===//
+#ifndef REC_OPS
+#define REC_OPS
+
+include "RecDialect.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "mlir/Interfaces/FunctionInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/RegionKindInterface.td"
+
+def Rec_ModelOp : Rec_Op<"model", [
+    FunctionOpInterface, IsolatedFromAbove, SingleBlock]> {
+  let summary = "one .seq model, shaped like its kernel's ABI";
+  let description = [{
+    The arguments are, in order, the inputs (`tensor<?x?x...xf32>`: batch,
+    time, the declared shape), the params (the declared static shape) and the
+    initial states (`tensor<?x...xf32>`: batch, the declared shape). The
+    results are the outputs (`tensor<?x?x...xf32>`) and then the final states
+    (`tensor<?x...xf32>`). `input_names`, `param_names`, `state_names` and
+    `output_names` name them; `state_init` holds each state's declared initial
+    value (used when the caller passes no initial state); `dims` records the
+    dims the model was compiled with.
+
+    ```mlir
+    rec.model @decay(%x: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>)
+        -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
+        attributes {input_names = ["x"], param_names = [], state_names = ["h"],
+                    output_names = ["y"], state_init = array<f64: 0.0>} {
+      ...
+      rec.return %y, %h : tensor<?x?x4xf32>, tensor<?x4xf32>
+    }
+    ```
+  }];
+  let arguments = (ins
+    SymbolNameAttr:$sym_name,
+    TypeAttrOf<FunctionType>:$function_type,
+    OptionalAttr<DictArrayAttr>:$arg_attrs,
+    OptionalAttr<DictArrayAttr>:$res_attrs,
+    StrArrayAttr:$input_names,
+    StrArrayAttr:$param_names,
+    StrArrayAttr:$state_names,
+    StrArrayAttr:$output_names,
+    DenseF64ArrayAttr:$state_init,
+    OptionalAttr<DictionaryAttr>:$dims
+  );
+  let regions = (region SizedRegion<1>:$body);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// FunctionOpInterface / CallableOpInterface.
+    ::llvm::ArrayRef<::mlir::Type> getArgumentTypes() { return getFunctionType().getInputs(); }
+    ::llvm::ArrayRef<::mlir::Type> getResultTypes() { return getFunctionType().getResults(); }
+    ::mlir::Region *getCallableRegion() { return &getBody(); }
+
+    unsigned getNumInputs() { return getInputNames().size(); }
+    unsigned getNumParams() { return getParamNames().size(); }
+    unsigned getNumStates() { return getStateNames().size(); }
+    unsigned getNumOutputs() { return getOutputNames().size(); }
+  }];
+}
+
+def Rec_ReturnOp : Rec_Op<"return", [
+    Pure, HasParent<"ModelOp">, ReturnLike, Terminator]> {
+  let summary = "returns a model's outputs and final states";
+  let arguments = (ins Variadic<AnyRankedTensor>:$operands);
+  let assemblyFormat = "attr-dict ($operands^ `:` type($operands))?";
+  let hasVerifier = 1;
+}
+
+def Rec_RecurrenceOp : Rec_Op<"recurrence", [
+    AttrSizedOperandSegments,
+    SingleBlockImplicitTerminator<"YieldOp">,
+    RecursiveMemoryEffects]> {
+  let summary = "a step region applied over time, for every batch row";
+  let description = [{
+    For every batch row b and for t = 0 .. T-1 in order, runs the step region
+    with the states of step t-1 (the `inits` for t = 0) and the inputs of step
+    t, sliced to their per-step shapes. The region's block arguments are the
+    states (each `inits` type without its batch axis) followed by the step
+    inputs (each `inputs` type without its batch and time axes). `rec.yield`
+    returns the new states, then the step's outputs.
+
+    The results are the final states (typed as `inits`), then one sequence per
+    yielded output, `tensor<?x?x...>` (batch, time, the yielded shape). Values
+    defined above (the model's params) may be used inside the step.
+
+    ```mlir
+    %hT, %ys = rec.recurrence inits(%h0 : tensor<?x4xf32>)
+        inputs(%xs : tensor<?x?x4xf32>) -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
+    ^bb0(%h: tensor<4xf32>, %x: tensor<4xf32>):
+      %hn = arith.addf %h, %x : tensor<4xf32>
+      rec.yield %hn, %hn : tensor<4xf32>, tensor<4xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$inits,
+                       Variadic<AnyRankedTensor>:$inputs);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$step);
+  let assemblyFormat = [{
+    (`inits` `(` $inits^ `:` type($inits) `)`)?
+    (`inputs` `(` $inputs^ `:` type($inputs) `)`)?
+    `->` `(` type($results) `)` $step attr-dict
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [
+    OpBuilder<(ins "::mlir::TypeRange":$resultTypes, "::mlir::ValueRange":$inits,
+                   "::mlir::ValueRange":$inputs)>
+  ];
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBody() { return getStep().front(); }
+    unsigned getNumStates() { return getInits().size(); }
+    /// The results that are output sequences (after the final states).
+    ::mlir::ResultRange getOutputSequences() {
+      return getResults().drop_front(getNumStates());
+    }
+    ::mlir::ResultRange getFinalStates() {
+      return getResults().take_front(getNumStates());
+    }
+  }];
+}
+
+def Rec_YieldOp : Rec_Op<"yield", [
+    Pure, HasParent<"RecurrenceOp">, ReturnLike, Terminator]> {
+  let summary = "ends a step: the new states, then the step's outputs";
+  let arguments = (ins Variadic<AnyRankedTensor>:$operands);
+  let builders = [OpBuilder<(ins), [{ /* nothing to yield */ }]>];
+  let assemblyFormat = "attr-dict ($operands^ `:` type($operands))?";
+}
+
+def Rec_AttentionOp : Rec_Op<"attention", [HasParent<"RecurrenceOp">]> {
+  let summary = "causal softmax attention over the steps so far";
+  let description = [{
+    `%o = rec.attention %q, %k, %v` inside a step computes
+    o[t] = sum over i <= t, i > t - window of softmax_i(scale * q[t] . k[i]) v[i].
+    q and k are `tensor<...xDk>`, v is `tensor<...xDv>` with the same leading
+    (head) axes, and the result is `tensor<...xDv>`. `window = 0` means
+    unbounded. Its state, the key/value history of the batch row, is implicit:
+    it starts empty at every call of the kernel and is not among the model's
+    states. It is not pure: each evaluation appends to the history.
+  }];
+  let arguments = (ins AnyRankedTensor:$q, AnyRankedTensor:$k, AnyRankedTensor:$v,
+                       F64Attr:$scale, DefaultValuedAttr<I64Attr, "0">:$window);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // REC_OPS

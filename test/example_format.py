@@ -1,0 +1,57 @@
+"""lit test format: every .seq model in examples/ is one test (see
+test/examples/lit.local.cfg for what is checked)."""
+import os
+import subprocess
+import tempfile
+
+import lit.formats
+import lit.Test
+
+
+class ExampleFormat(lit.formats.TestFormat):
+    def __init__(self, examples_dir, tools_dir):
+        self.examples_dir = examples_dir
+        self.tools_dir = tools_dir
+
+    def getTestsInDirectory(self, testSuite, path_in_suite, litConfig, localConfig):
+        for name in sorted(os.listdir(self.examples_dir)):
+            if name.endswith(".seq"):
+                yield lit.Test.Test(testSuite, path_in_suite + (name,), localConfig,
+                                    file_path=os.path.join(self.examples_dir, name))
+
+    def execute(self, test, litConfig):
+        path = test.getFilePath()
+        seqc = os.path.join(self.tools_dir, "seqc")
+        opt = os.path.join(self.tools_dir, "seq-opt")
+        log = []
+
+        def run(args, stdin=None):
+            p = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=300)
+            log.append("$ " + " ".join(args) + f"\n(exit {p.returncode})\n{p.stderr}")
+            return p
+
+        p = run([seqc, path, "--emit", "ast"])
+        if p.returncode != 0:
+            return lit.Test.FAIL, "\n".join(log)
+        p = run([seqc, path, "--emit", "rec"])
+        if p.returncode != 0 or "rec.model @" not in p.stdout or "rec.recurrence" not in p.stdout:
+            return lit.Test.FAIL, "\n".join(log) + "\nno rec.model / rec.recurrence in --emit rec"
+        first = run([opt], p.stdout)
+        if first.returncode != 0:
+            return lit.Test.FAIL, "\n".join(log)
+        second = run([opt], first.stdout)
+        if second.returncode != 0 or second.stdout != first.stdout:
+            return lit.Test.FAIL, "\n".join(log) + "\nseq-opt round trip is not a fixed point"
+        generic = run([opt, "--mlir-print-op-generic"], first.stdout)
+        back = run([opt], generic.stdout)
+        if back.returncode != 0 or back.stdout != first.stdout:
+            return lit.Test.FAIL, "\n".join(log) + "\ngeneric-form round trip differs"
+        models = [l.split()[1].split("(")[0] for l in run([seqc, path, "--emit", "ast"]).stdout.splitlines()
+                  if l.startswith("model ")]
+        for m in models:
+            p = run([seqc, "run", path, "--model", m, "--B", "2", "--T", "32"])
+            if p.returncode != 0 or "nan" in p.stdout or "inf" in p.stdout.split("interpreter)")[-1]:
+                return lit.Test.FAIL, "\n".join(log) + "\n" + p.stdout + "\ninterpreter failed or not finite"
+        return lit.Test.PASS, ""
+
+

@@ -1,0 +1,29 @@
+# lit configuration of the seqc test suite.
+import os
+import shutil
+import subprocess
+
+import lit.formats
+import lit.Test
+from lit.llvm import llvm_config
+
+config.name = "seqc"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".seq", ".test"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.seqc_obj_root, "test")
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.seqc_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(["seqc", "seq-opt"], [config.seqc_tools_dir])
+config.substitutions.append(("%examples", os.path.join(config.seqc_src_root, "examples")))
+
+# GPU-facing tests: `ptxas` checks PTX without a GPU; `cuda-device` needs one.
+if os.path.exists("/usr/local/cuda/bin/ptxas"):
+    config.available_features.add("ptxas")
+if shutil.which("nvidia-smi") and subprocess.run(
+        ["nvidia-smi", "-L"], capture_output=True).returncode == 0:
+    config.available_features.add("cuda-device")

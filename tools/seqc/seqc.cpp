@@ -1,0 +1,388 @@
+//===- seqc.cpp - The seqc driver -----------------------------------------===//
+//
+// `seqc FILE [options]` compiles; `seqc run FILE` interprets; `seqc check FILE`
+// compares a compiled kernel with the interpreter (language.md section 5).
+// The command line is parsed by hand rather than with llvm::cl so that --help
+// lists only seqc's own options and a bad flag is exactly one line of error.
+// Output is assembled in memory and written only when everything succeeded,
+// so a failing run never leaves a partial file behind.
+//
+//===----------------------------------------------------------------------===//
+#include "RecOps.h"
+#include "seqc/Frontend/Diagnostics.h"
+#include "seqc/Frontend/Interpreter.h"
+#include "seqc/Frontend/MLIRGen.h"
+#include "seqc/Frontend/Parser.h"
+#include "seqc/Frontend/Sema.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+#include <cmath>
+#include <optional>
+
+using namespace seqc;
+
+namespace {
+
+constexpr const char *kUsage = R"(seqc: compile .seq recurrence models into CPU and GPU kernels
+
+USAGE
+  seqc FILE.seq [options]                 compile
+  seqc run FILE.seq [--model M] [--B n] [--T n] [--seed n] [-o DIR]
+                                          evaluate with the float64 reference interpreter
+  seqc check FILE.seq --model M [--form F] [--target T] [--B n] [--T n] [--seed n]
+                                          compare the compiled kernel with the interpreter
+
+COMPILE OPTIONS
+  -o FILE            write the output here ('-' = stdout, the default for text)
+  --model NAME       the model to compile (default: the only one, or all for files)
+  --emit KIND        ast | rec | forms | lowered | llvm | asm | obj | ptx | header
+  --target T         cpu (default) | nvptx
+  --gpu-arch SM      sm_80 (default) | sm_86 | sm_89 | sm_90
+  --form F           auto (default) | sequential | scan | chunk | newton
+  --chunk-size N     chunk length of the chunkwise form (default 64)
+  --newton-max-iters N, --newton-tol X
+                     Newton iteration cap and residual tolerance
+  -DNAME=VALUE       override a dim's default (also -D NAME=VALUE)
+  -O0 -O1 -O2 -O3    optimisation level (default -O3)
+  -v                 say what the compiler decided (forms per state)
+  --help, --version
+
+RUN OPTIONS
+  --B n, --T n       batch size and sequence length (defaults 2 and 16)
+  --seed n           seed of the test data drawn from the `~` annotations (default 0)
+  -o DIR             also write every input, param, output and final state as
+                     DIR/NAME.npy (final states as final_NAME.npy), float64
+
+Implemented so far: --emit ast, --emit rec and `seqc run`. The compiled forms
+(scan, chunkwise, Newton) and code generation are not implemented yet; asking
+for them is an error, not a silent fallback.
+)";
+
+/// Everything the command line says.
+struct Options {
+  enum Command { Compile, Run, Check } command = Compile;
+  std::string input;
+  std::string output; // empty: default
+  std::string model;
+  std::string emit;
+  std::string target = "cpu";
+  std::string gpuArch = "sm_80";
+  std::string form = "auto";
+  int64_t chunkSize = 64;
+  int64_t newtonMaxIters = 0;
+  double newtonTol = 0;
+  int optLevel = 3;
+  bool verbose = false;
+  int64_t B = 2, T = 16;
+  uint64_t seed = 0;
+  DimOverrides dims;
+};
+
+[[noreturn]] void usageError(const llvm::Twine &message) {
+  llvm::errs() << "seqc: error: " << message << " (see 'seqc --help')\n";
+  std::exit(1);
+}
+
+bool parseInt(llvm::StringRef text, int64_t &value, int64_t min, int64_t max) {
+  long long v;
+  if (text.getAsInteger(10, v) || v < min || v > max)
+    return false;
+  value = v;
+  return true;
+}
+
+Options parseCommandLine(int argc, char **argv) {
+  Options opts;
+  std::vector<llvm::StringRef> args(argv + 1, argv + argc);
+  size_t i = 0;
+  if (!args.empty() && (args[0] == "run" || args[0] == "check")) {
+    opts.command = args[0] == "run" ? Options::Run : Options::Check;
+    ++i;
+  }
+  auto valueOf = [&](llvm::StringRef flag, llvm::StringRef &inlineValue) -> llvm::StringRef {
+    if (!inlineValue.empty())
+      return inlineValue;
+    if (i + 1 >= args.size())
+      usageError("flag '" + flag + "' needs a value");
+    return args[++i];
+  };
+  auto oneOf = [](llvm::StringRef flag, llvm::StringRef value,
+                  std::initializer_list<llvm::StringRef> allowed) {
+    if (llvm::is_contained(allowed, value))
+      return value.str();
+    std::string list;
+    for (llvm::StringRef a : allowed)
+      list += (list.empty() ? "" : "|") + a.str();
+    usageError("bad value '" + value + "' for " + flag + "; expected " + list);
+  };
+  for (; i < args.size(); ++i) {
+    llvm::StringRef arg = args[i];
+    if (arg == "--help" || arg == "-h" || arg == "-help") {
+      llvm::outs() << kUsage;
+      std::exit(0);
+    }
+    if (arg == "--version") {
+      llvm::outs() << "seqc 0.1 (LLVM/MLIR " << LLVM_VERSION_STRING << ")\n";
+      std::exit(0);
+    }
+    if (arg == "-v" || arg == "--verbose") {
+      opts.verbose = true;
+      continue;
+    }
+    if (arg.size() == 3 && arg.starts_with("-O") && arg[2] >= '0' && arg[2] <= '3') {
+      opts.optLevel = arg[2] - '0';
+      continue;
+    }
+    if (arg.starts_with("-D")) {
+      llvm::StringRef def = arg.drop_front(2);
+      if (def.empty()) {
+        if (i + 1 >= args.size())
+          usageError("flag '-D' needs NAME=VALUE");
+        def = args[++i];
+      }
+      auto [name, value] = def.split('=');
+      int64_t v;
+      if (name.empty() || !def.contains('='))
+        usageError("bad dim override '-D" + def + "'; expected -DNAME=VALUE");
+      if (!parseInt(value, v, 1, 1000000000))
+        usageError("bad dim override '-D" + def + "'; the value must be an integer >= 1");
+      opts.dims[name.str()] = v;
+      continue;
+    }
+    if (arg == "-" || !arg.starts_with("-")) {
+      if (!opts.input.empty())
+        usageError("more than one input file ('" + opts.input + "' and '" + arg + "')");
+      opts.input = arg.str();
+      continue;
+    }
+    // Flags with a value: `--flag value` or `--flag=value`.
+    auto [flag, inlineValue] = arg.split('=');
+    if (flag == "-o") {
+      opts.output = valueOf(flag, inlineValue).str();
+    } else if (flag == "--model") {
+      opts.model = valueOf(flag, inlineValue).str();
+    } else if (flag == "--emit" && opts.command == Options::Compile) {
+      opts.emit = oneOf(flag, valueOf(flag, inlineValue),
+                        {"ast", "rec", "forms", "lowered", "llvm", "asm", "obj", "ptx", "header"});
+    } else if (flag == "--target" && opts.command != Options::Run) {
+      opts.target = oneOf(flag, valueOf(flag, inlineValue), {"cpu", "nvptx"});
+    } else if (flag == "--gpu-arch" && opts.command == Options::Compile) {
+      opts.gpuArch = oneOf(flag, valueOf(flag, inlineValue), {"sm_80", "sm_86", "sm_89", "sm_90"});
+    } else if (flag == "--form" && opts.command != Options::Run) {
+      opts.form = oneOf(flag, valueOf(flag, inlineValue),
+                        {"auto", "sequential", "scan", "chunk", "newton"});
+    } else if (flag == "--chunk-size" && opts.command != Options::Run) {
+      llvm::StringRef v = valueOf(flag, inlineValue);
+      if (!parseInt(v, opts.chunkSize, 1, 4096))
+        usageError("bad value '" + v + "' for --chunk-size; expected an integer in 1..4096");
+    } else if (flag == "--newton-max-iters" && opts.command != Options::Run) {
+      llvm::StringRef v = valueOf(flag, inlineValue);
+      if (!parseInt(v, opts.newtonMaxIters, 1, 1000000))
+        usageError("bad value '" + v + "' for --newton-max-iters; expected an integer >= 1");
+    } else if (flag == "--newton-tol" && opts.command != Options::Run) {
+      llvm::StringRef v = valueOf(flag, inlineValue);
+      if (v.getAsDouble(opts.newtonTol) || !(opts.newtonTol > 0) || !std::isfinite(opts.newtonTol))
+        usageError("bad value '" + v + "' for --newton-tol; expected a positive number");
+    } else if ((flag == "--B" || flag == "--T") && opts.command != Options::Compile) {
+      llvm::StringRef v = valueOf(flag, inlineValue);
+      if (!parseInt(v, flag == "--B" ? opts.B : opts.T, 0, 100000000))
+        usageError("bad value '" + v + "' for " + flag + "; expected an integer >= 0");
+    } else if (flag == "--seed" && opts.command != Options::Compile) {
+      llvm::StringRef v = valueOf(flag, inlineValue);
+      if (v.getAsInteger(10, opts.seed))
+        usageError("bad value '" + v + "' for --seed; expected a non-negative integer");
+    } else {
+      const char *cmd = opts.command == Options::Run     ? "seqc run"
+                        : opts.command == Options::Check ? "seqc check"
+                                                         : "seqc";
+      usageError("unknown flag '" + flag + "' for " + cmd);
+    }
+  }
+  if (opts.input.empty())
+    usageError("no input file");
+  return opts;
+}
+
+/// Writes `text` to `path` ('-' or empty: stdout) only now, all at once.
+bool writeOutput(const std::string &path, llvm::StringRef text) {
+  if (path.empty() || path == "-") {
+    llvm::outs() << text;
+    return true;
+  }
+  std::error_code ec;
+  llvm::ToolOutputFile out(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    llvm::errs() << path << ": error: cannot write: " << ec.message() << "\n";
+    return false;
+  }
+  out.os() << text;
+  out.os().close();
+  if (out.os().has_error()) {
+    llvm::errs() << path << ": error: cannot write: " << out.os().error().message() << "\n";
+    out.os().clear_error();
+    return false;
+  }
+  out.keep();
+  return true;
+}
+
+void printSummary(llvm::raw_ostream &os, llvm::StringRef kind, const Decl &decl,
+                  const Array &array) {
+  double sum = 0, maxAbs = 0;
+  for (double x : array.data) {
+    sum += x;
+    maxAbs = std::max(maxAbs, std::fabs(x));
+  }
+  double mean = array.data.empty() ? 0.0 : sum / static_cast<double>(array.data.size());
+  os << llvm::format("  %-6s %-12s %-22s mean % .6e  max|x| %.6e\n", kind.str().c_str(),
+                     decl.name.c_str(), shapeToString(array.shape).c_str(), mean, maxAbs);
+}
+
+int runInterpreter(const Options &opts, const Model &model) {
+  ModelData data = drawData(model, opts.B, opts.T, opts.seed);
+  llvm::Expected<ModelResult> result = interpret(model, data);
+  if (!result) {
+    llvm::errs() << opts.input << ": error: " << llvm::toString(result.takeError()) << "\n";
+    return 1;
+  }
+  if (!opts.output.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(opts.output)) {
+      llvm::errs() << opts.output << ": error: cannot create directory: " << ec.message() << "\n";
+      return 1;
+    }
+    auto save = [&](llvm::StringRef name, const Array &a) {
+      llvm::SmallString<128> path(opts.output);
+      llvm::sys::path::append(path, name + ".npy");
+      if (llvm::Error err = writeNpy(path, a)) {
+        llvm::errs() << "error: " << llvm::toString(std::move(err)) << "\n";
+        return false;
+      }
+      return true;
+    };
+    bool ok = true;
+    for (size_t i = 0; i < model.inputs.size(); ++i)
+      ok = ok && save(model.inputs[i].name, data.inputs[i]);
+    for (size_t i = 0; i < model.params.size(); ++i)
+      ok = ok && save(model.params[i].name, data.params[i]);
+    for (size_t i = 0; i < model.outputs.size(); ++i)
+      ok = ok && save(model.outputs[i].name, result->outputs[i]);
+    for (size_t i = 0; i < model.states.size(); ++i)
+      ok = ok && save("final_" + model.states[i].name, result->finalStates[i]);
+    if (!ok)
+      return 1;
+  }
+  llvm::raw_ostream &os = llvm::outs();
+  os << "model " << model.name << ": B=" << opts.B << " T=" << opts.T << " seed=" << opts.seed
+     << " (float64 reference interpreter)\n";
+  for (size_t i = 0; i < model.outputs.size(); ++i)
+    printSummary(os, "output", model.outputs[i], result->outputs[i]);
+  for (size_t i = 0; i < model.states.size(); ++i)
+    printSummary(os, "final", model.states[i], result->finalStates[i]);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  Options opts = parseCommandLine(argc, argv);
+
+  auto fileOrErr = llvm::MemoryBuffer::getFileOrSTDIN(opts.input, /*IsText=*/true);
+  if (std::error_code ec = fileOrErr.getError()) {
+    llvm::errs() << opts.input << ": error: cannot read file: " << ec.message() << "\n";
+    return 1;
+  }
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(*fileOrErr), llvm::SMLoc());
+  Diagnostics diags(sourceMgr);
+
+  Module module = parseModule(diags);
+  checkModule(module, diags, opts.dims);
+  // A -D that names no dim of any model is a typo the user wants to hear about.
+  for (auto &[name, value] : opts.dims) {
+    bool found = false;
+    for (const Model &m : module.models)
+      for (const DimDecl &d : m.dims)
+        found |= d.name == name;
+    if (!found && !diags.hadError()) {
+      llvm::errs() << opts.input << ": error: -D" << name << "=" << value
+                   << ": no model in this file has a dim named '" << name << "'\n";
+      return 1;
+    }
+  }
+  if (diags.hadError()) {
+    if (diags.errorCount() > Diagnostics::maxErrors)
+      llvm::errs() << opts.input << ": " << diags.errorCount() - Diagnostics::maxErrors
+                   << " more errors not shown\n";
+    return 1;
+  }
+  if (module.models.empty()) {
+    llvm::errs() << opts.input << ":1:1: error: the file defines no model\n";
+    return 1;
+  }
+
+  // Which models?
+  std::vector<const Model *> models;
+  if (!opts.model.empty()) {
+    const Model *m = module.lookup(opts.model);
+    if (!m) {
+      std::string names;
+      for (const Model &mm : module.models)
+        names += (names.empty() ? "" : ", ") + mm.name;
+      llvm::errs() << opts.input << ": error: no model named '" << opts.model
+                   << "'; the file defines: " << names << "\n";
+      return 1;
+    }
+    models.push_back(m);
+  } else if (module.models.size() == 1 || opts.command == Options::Compile) {
+    for (const Model &m : module.models)
+      models.push_back(&m);
+  } else {
+    llvm::errs() << opts.input << ": error: the file defines " << module.models.size()
+                 << " models; choose one with --model\n";
+    return 1;
+  }
+
+  if (opts.command == Options::Run)
+    return runInterpreter(opts, *models[0]);
+  if (opts.command == Options::Check) {
+    llvm::errs() << "seqc: error: 'seqc check' needs the code generator, which is not "
+                    "implemented yet; use 'seqc run' for the reference interpreter\n";
+    return 1;
+  }
+
+  std::string emit = opts.emit.empty() ? (opts.target == "nvptx" ? "ptx" : "obj") : opts.emit;
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (emit == "ast") {
+    printModels(models, os);
+    return writeOutput(opts.output, text) ? 0 : 1;
+  }
+  if (emit != "rec") {
+    llvm::errs() << "seqc: error: --emit " << emit
+                 << " is not implemented yet (implemented: ast, rec)\n";
+    return 1;
+  }
+  mlir::MLIRContext context;
+  mlir::OwningOpRef<mlir::ModuleOp> ir = mlirGen(context, models, sourceMgr, opts.input);
+  {
+    mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+    if (mlir::failed(mlir::verify(*ir))) {
+      llvm::errs() << opts.input << ": error: internal error: the generated rec IR does not "
+                                    "verify (please report this with the model)\n";
+      return 1;
+    }
+  }
+  ir->print(os);
+  return writeOutput(opts.output, text) ? 0 : 1;
+}
