@@ -107,11 +107,15 @@ Value MLIRGenImpl::broadcastTo(Location l, Value v, const Shape &target) {
     return v;
   // A splat constant is simply re-created at the target shape.
   if (auto cst = v.getDefiningOp<arith::ConstantOp>())
-    if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue()); dense && dense.isSplat())
-      return arith::ConstantOp::create(
+    if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue()); dense && dense.isSplat()) {
+      Value wide = arith::ConstantOp::create(
           builder, l,
           DenseElementsAttr::get(tensorType(target, dense.getElementType()),
                                  dense.getSplatValue<Attribute>()));
+      if (cst->use_empty())
+        cst->erase(); // the narrow constant was made only to be widened
+      return wide;
+    }
   size_t offset = target.size() - source.size();
   SmallVector<bool> dropped;
   SmallVector<int64_t> added;
@@ -362,8 +366,9 @@ Value MLIRGenImpl::genCall(const Expr &e) {
   if (name == "rsqrt") return math::RsqrtOp::create(builder, l, x);
   if (name == "abs") return math::AbsFOp::create(builder, l, x);
   if (name == "tanh") return math::TanhOp::create(builder, l, x);
-  Value zero = splat(l, e.shape, 0.0), one = splat(l, e.shape, 1.0);
+  auto zero = [&] { return splat(l, e.shape, 0.0); };
   auto sigmoid = [&](Value v) {
+    Value one = splat(l, e.shape, 1.0);
     Value negExp = math::ExpOp::create(builder, l, arith::NegFOp::create(builder, l, v));
     return arith::DivFOp::create(builder, l, one, arith::AddFOp::create(builder, l, one, negExp));
   };
@@ -373,13 +378,13 @@ Value MLIRGenImpl::genCall(const Expr &e) {
     return math::Log1pOp::create(builder, l, math::ExpOp::create(builder, l, negAbs));
   };
   if (name == "sigmoid") return sigmoid(x);
-  if (name == "relu") return arith::MaximumFOp::create(builder, l, x, zero);
+  if (name == "relu") return arith::MaximumFOp::create(builder, l, x, zero());
   if (name == "silu") return arith::MulFOp::create(builder, l, x, sigmoid(x));
   if (name == "softplus")
-    return arith::AddFOp::create(builder, l, arith::MaximumFOp::create(builder, l, x, zero),
+    return arith::AddFOp::create(builder, l, arith::MaximumFOp::create(builder, l, x, zero()),
                                  softTail(x));
   // logsigmoid(x) = min(x, 0) - log(1 + exp(-|x|))
-  return arith::SubFOp::create(builder, l, arith::MinimumFOp::create(builder, l, x, zero),
+  return arith::SubFOp::create(builder, l, arith::MinimumFOp::create(builder, l, x, zero()),
                                softTail(x));
 }
 

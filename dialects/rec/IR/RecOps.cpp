@@ -72,6 +72,33 @@ void ModelOp::print(OpAsmPrinter &p) {
                                            getResAttrsAttrName());
 }
 
+/// The declared name of entry argument `arg` of a model: its input, param or
+/// state name (initial states get an `_init` suffix), or "" if unknown.
+static std::string modelArgumentName(ModelOp model, unsigned arg) {
+  unsigned nIn = model.getNumInputs(), nParam = model.getNumParams();
+  auto nameAt = [](ArrayAttr names, unsigned i) -> std::string {
+    if (i >= names.size())
+      return "";
+    return cast<StringAttr>(names[i]).getValue().str();
+  };
+  if (arg < nIn)
+    return nameAt(model.getInputNames(), arg);
+  if (arg < nIn + nParam)
+    return nameAt(model.getParamNames(), arg - nIn);
+  std::string state = nameAt(model.getStateNames(), arg - nIn - nParam);
+  return state.empty() ? state : state + "_init";
+}
+
+void ModelOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  if (region.empty())
+    return;
+  for (BlockArgument arg : region.front().getArguments()) {
+    std::string name = modelArgumentName(*this, arg.getArgNumber());
+    if (!name.empty())
+      setNameFn(arg, name);
+  }
+}
+
 LogicalResult ModelOp::verify() {
   unsigned nIn = getNumInputs(), nParam = getNumParams(), nState = getNumStates(),
            nOut = getNumOutputs();
@@ -140,6 +167,47 @@ void RecurrenceOp::build(OpBuilder &builder, OperationState &state, TypeRange re
     block->addArgument(dropLeading(cast<RankedTensorType>(init.getType()), 1), state.location);
   for (Value input : inputs)
     block->addArgument(dropLeading(cast<RankedTensorType>(input.getType()), 2), state.location);
+}
+
+/// The declared name behind a recurrence operand, when it is an argument of
+/// the enclosing model (as it is straight from the front end).
+static std::string operandName(Value operand, bool stripInitSuffix) {
+  auto arg = dyn_cast<BlockArgument>(operand);
+  if (!arg)
+    return "";
+  auto model = dyn_cast_or_null<ModelOp>(arg.getOwner()->getParentOp());
+  if (!model)
+    return "";
+  std::string name = modelArgumentName(model, arg.getArgNumber());
+  if (stripInitSuffix && StringRef(name).ends_with("_init"))
+    name.resize(name.size() - 5);
+  return name;
+}
+
+void RecurrenceOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  Block &body = region.front();
+  unsigned nState = getNumStates();
+  for (unsigned i = 0; i < body.getNumArguments(); ++i) {
+    Value operand = i < nState ? getInits()[i] : getInputs()[i - nState];
+    std::string name = operandName(operand, /*stripInitSuffix=*/true);
+    if (!name.empty())
+      setNameFn(body.getArgument(i), i < nState ? name : name + "_t");
+  }
+}
+
+void RecurrenceOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  for (unsigned i = 0; i < getNumStates(); ++i) {
+    std::string name = operandName(getInits()[i], /*stripInitSuffix=*/true);
+    if (!name.empty())
+      setNameFn(getResult(i), name + "_final");
+  }
+  // Output names live on the model, in yield order.
+  auto model = (*this)->getParentOfType<ModelOp>();
+  if (!model)
+    return;
+  ArrayAttr outputs = model.getOutputNames();
+  for (unsigned i = getNumStates(), j = 0; i < getNumResults() && j < outputs.size(); ++i, ++j)
+    setNameFn(getResult(i), cast<StringAttr>(outputs[j]).getValue());
 }
 
 LogicalResult RecurrenceOp::verify() {
@@ -226,8 +294,10 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "result type " << result << " does not match v " << v;
   if (!std::isfinite(getScale().convertToDouble()))
     return emitOpError() << "needs a finite scale";
-  if (getWindow() < 0)
-    return emitOpError() << "needs window >= 0 (0 = unbounded), got " << getWindow();
+  // I64Attr reads back as uint64_t; the window is meant as a signed count.
+  auto window = static_cast<int64_t>(getWindow());
+  if (window < 0)
+    return emitOpError() << "needs window >= 0 (0 = unbounded), got " << window;
   return success();
 }
 

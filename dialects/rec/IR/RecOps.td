@@ -14,9 +14,11 @@ include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/FunctionInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/RegionKindInterface.td"
+include "mlir/IR/OpAsmInterface.td"
 
 def Rec_ModelOp : Rec_Op<"model", [
-    FunctionOpInterface, IsolatedFromAbove, SingleBlock]> {
+    FunctionOpInterface, IsolatedFromAbove, SingleBlock,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
   let summary = "one .seq model, shaped like its kernel's ABI";
   let description = [{
     The arguments are, in order, the inputs (`tensor<?x?x...xf32>`: batch,
@@ -76,6 +78,8 @@ def Rec_ReturnOp : Rec_Op<"return", [
 
 def Rec_RecurrenceOp : Rec_Op<"recurrence", [
     AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<OpAsmOpInterface,
+                              ["getAsmBlockArgumentNames", "getAsmResultNames"]>,
     SingleBlockImplicitTerminator<"YieldOp">,
     RecursiveMemoryEffects]> {
   let summary = "a step region applied over time, for every batch row";
