@@ -19,7 +19,7 @@ $(BUILD)/build.ninja: | setup
 
 build: setup $(BUILD)/build.ninja
 	@cmake -S . -B $(BUILD) >/dev/null
-	@ninja -C $(BUILD) seqc seq-opt
+	@ninja -C $(BUILD) seqc seq-opt mlir-doc
 
 run: build
 	$(BUILD)/bin/seqc examples/mingru.seq --emit ast

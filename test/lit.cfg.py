@@ -10,7 +10,7 @@ from lit.llvm import llvm_config
 config.name = "seqc"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".seq", ".test"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "corpus", "example_format.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.seqc_obj_root, "test")
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
@@ -20,6 +20,8 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.seqc_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(["seqc", "seq-opt"], [config.seqc_tools_dir])
 config.substitutions.append(("%examples", os.path.join(config.seqc_src_root, "examples")))
+config.substitutions.append(("%seqc_src", config.seqc_src_root))
+config.substitutions.append(("%seqc_obj", config.seqc_obj_root))
 
 # GPU-facing tests: `ptxas` checks PTX without a GPU; `cuda-device` needs one.
 if os.path.exists("/usr/local/cuda/bin/ptxas"):

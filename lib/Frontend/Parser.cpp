@@ -103,6 +103,16 @@ private:
   ExprPtr parsePostfix();
   ExprPtr parsePrimary();
   bool parseIndexItem(IndexItem &item);
+  /// Sets `e`'s depth from its operands; rejects trees deeper than kMaxExprDepth.
+  ExprPtr finish(ExprPtr e);
+
+  /// Guards the parser's recursion (parentheses add no AST node to count).
+  struct NestingGuard {
+    Parser &p;
+    explicit NestingGuard(Parser &p) : p(p) { ++p.nesting; }
+    ~NestingGuard() { --p.nesting; }
+  };
+  int nesting = 0;
 
   Diagnostics &diags;
   Lexer lexer;
@@ -388,6 +398,21 @@ static std::optional<CmpKind> comparison(Token::Kind kind) {
   }
 }
 
+ExprPtr Parser::finish(ExprPtr e) {
+  if (!e)
+    return e;
+  for (const ExprPtr &arg : e->args)
+    e->depth = std::max(e->depth, arg->depth + 1);
+  for (const KeywordArg &kw : e->kwargs)
+    e->depth = std::max(e->depth, kw.value->depth + 1);
+  if (e->depth > kMaxExprDepth) {
+    diags.error(e->loc, "expression is nested too deeply (more than " +
+                            llvm::Twine(kMaxExprDepth) + " levels); split it into several statements");
+    return nullptr;
+  }
+  return e;
+}
+
 ExprPtr Parser::parseExpr() {
   ExprPtr lhs = parseSum();
   if (!lhs)
@@ -405,7 +430,7 @@ ExprPtr Parser::parseExpr() {
       errorHere("comparisons cannot be chained");
       return nullptr;
     }
-    return e;
+    return finish(std::move(e));
   }
   return lhs;
 }
@@ -421,7 +446,7 @@ ExprPtr Parser::parseSum() {
       return nullptr;
     e->args.push_back(std::move(lhs));
     e->args.push_back(std::move(rhs));
-    lhs = std::move(e);
+    lhs = finish(std::move(e));
   }
   return lhs;
 }
@@ -437,12 +462,20 @@ ExprPtr Parser::parseProduct() {
       return nullptr;
     e->args.push_back(std::move(lhs));
     e->args.push_back(std::move(rhs));
-    lhs = std::move(e);
+    lhs = finish(std::move(e));
   }
   return lhs;
 }
 
 ExprPtr Parser::parseUnary() {
+  // Every recursion of the grammar (parentheses, calls, unary minus) passes
+  // through here, so this one counter bounds the parser's stack.
+  NestingGuard guard(*this);
+  if (nesting > kMaxExprDepth) {
+    diags.error(tok.loc(), "expression is nested too deeply (more than " +
+                               llvm::Twine(kMaxExprDepth) + " levels); split it into several statements");
+    return nullptr;
+  }
   if (tok.is(Token::Minus)) {
     auto e = std::make_unique<Expr>(Expr::Neg, tok.loc());
     consume();
@@ -450,7 +483,7 @@ ExprPtr Parser::parseUnary() {
     if (!operand)
       return nullptr;
     e->args.push_back(std::move(operand));
-    return e;
+    return finish(std::move(e));
   }
   if (tok.is(Token::Plus)) {
     consume();
@@ -505,7 +538,7 @@ ExprPtr Parser::parsePostfix() {
       if (!expect(Token::RBracket, "to close the subscript"))
         return nullptr;
       idx->args.push_back(std::move(e));
-      e = std::move(idx);
+      e = finish(std::move(idx));
     } else if (tok.is(Token::Dot)) {
       SMLoc loc = tok.loc();
       consume();
@@ -516,7 +549,7 @@ ExprPtr Parser::parsePostfix() {
       consume();
       auto t = std::make_unique<Expr>(Expr::Transpose, loc);
       t->args.push_back(std::move(e));
-      e = std::move(t);
+      e = finish(std::move(t));
     } else {
       break;
     }
@@ -592,7 +625,7 @@ ExprPtr Parser::parsePrimary() {
     }
     if (!expect(Token::RParen, "to close the argument list of '" + e->name + "'"))
       return nullptr;
-    return e;
+    return finish(std::move(e));
   }
   errorHere("expected an expression");
   return nullptr;

@@ -59,6 +59,10 @@ struct KeywordArg {
 
 enum class CmpKind { LT, LE, GT, GE, EQ, NE };
 
+/// Every pass over expressions recurses; bounding the depth keeps hostile input
+/// (a 100000-term sum, thousands of parentheses) from overflowing the stack.
+constexpr int kMaxExprDepth = 256;
+
 struct Expr {
   enum Kind {
     Number,    // a literal; `number`
@@ -73,6 +77,7 @@ struct Expr {
   };
   Kind kind;
   llvm::SMLoc loc;
+  int depth = 1; // of this subtree; the parser bounds it (kMaxExprDepth)
   double number = 0;
   std::string name;
   char op = 0;
