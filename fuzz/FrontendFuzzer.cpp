@@ -81,6 +81,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       cost += static_cast<double>(Array::numElementsOf(d.shape));
     if (cost > 20000)
       continue;
+    if (llvm::Error err = checkRunSize(m, 2, 3)) {
+      llvm::consumeError(std::move(err));
+      continue;
+    }
     ModelData data = drawData(m, 2, 3, 0);
     llvm::Expected<ModelResult> result = interpret(m, data);
     if (!result)

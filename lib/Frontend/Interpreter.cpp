@@ -62,6 +62,24 @@ static Array drawArray(const Decl &decl, Shape shape, Rng &rng) {
   return array;
 }
 
+llvm::Error seqc::checkRunSize(const Model &model, int64_t B, int64_t T) {
+  // In double: B * T * size can overflow int64 long before it is refused.
+  double perStep = 0, perRow = 0;
+  for (const Decl &d : model.inputs)
+    perStep += static_cast<double>(Array::numElementsOf(d.shape));
+  for (const Decl &d : model.outputs)
+    perStep += static_cast<double>(Array::numElementsOf(d.shape));
+  for (const Decl &d : model.states)
+    perRow += 3.0 * static_cast<double>(Array::numElementsOf(d.shape));
+  double total = static_cast<double>(B) * (static_cast<double>(T) * perStep + perRow);
+  if (B < 0 || T < 0 || total > static_cast<double>(int64_t(1) << 28))
+    return llvm::createStringError(
+        "B = %lld and T = %lld need %.3g values of inputs, outputs and states; the "
+        "reference interpreter stops at 2^28 (2 GiB): use a smaller --B or --T",
+        static_cast<long long>(B), static_cast<long long>(T), total);
+  return llvm::Error::success();
+}
+
 ModelData seqc::drawData(const Model &model, int64_t B, int64_t T, uint64_t seed) {
   ModelData data;
   data.B = B;
@@ -499,11 +517,8 @@ llvm::Expected<ModelResult> seqc::interpret(const Model &model, const ModelData 
   const int64_t B = data.B, T = data.T;
   ModelResult result;
   auto sizeOf = [](const Decl &d) { return Array::numElementsOf(d.shape); };
-  int64_t total = 0;
-  for (const Decl &d : model.outputs)
-    total += sizeOf(d) * B * T;
-  if (B < 0 || T < 0 || total > (int64_t(1) << 31))
-    return llvm::createStringError("the interpreter's outputs would be too large (B*T too big)");
+  if (llvm::Error err = checkRunSize(model, B, T))
+    return std::move(err);
   for (const Decl &d : model.outputs) {
     Shape shape = {B, T};
     shape.insert(shape.end(), d.shape.begin(), d.shape.end());

@@ -249,6 +249,10 @@ void printSummary(llvm::raw_ostream &os, llvm::StringRef kind, const Decl &decl,
 }
 
 int runInterpreter(const Options &opts, const Model &model) {
+  if (llvm::Error err = checkRunSize(model, opts.B, opts.T)) {
+    llvm::errs() << opts.input << ": error: " << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  }
   ModelData data = drawData(model, opts.B, opts.T, opts.seed);
   llvm::Expected<ModelResult> result = interpret(model, data);
   if (!result) {

@@ -40,6 +40,11 @@ struct ModelData {
   std::vector<Array> inputs, params, initialStates;
 };
 
+/// Fails when the arrays of a run at this B and T (inputs, outputs, states)
+/// would exceed what the interpreter allows itself (2^28 values, 2 GiB);
+/// drawData and interpret need this to have passed.
+llvm::Error checkRunSize(const Model &model, int64_t B, int64_t T);
+
 /// Draws inputs and params as their `~` annotations say (defaults: uniform in
 /// [-1, 1]; for matrices uniform in +-1/sqrt(fan-in), fan-in being the last
 /// axis), rounded to f32 so that f32 kernels see exactly the same numbers.
@@ -51,7 +56,7 @@ struct ModelResult {
   std::vector<Array> outputs, finalStates;
 };
 
-/// Runs the model sequentially; fails only on absurd sizes.
+/// Runs the model sequentially; fails only on sizes checkRunSize refuses.
 llvm::Expected<ModelResult> interpret(const Model &model, const ModelData &data);
 
 /// Writes `array` as a NumPy .npy file (float64).
