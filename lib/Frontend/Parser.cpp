@@ -94,11 +94,17 @@ private:
   bool parseModel(Model &model);
   bool parseDecl(Model &model);
   bool parseStep(Model &model);
+  /// Parses `{ item* }`, items separated by newlines; `parseItem` parses one
+  /// item and recovers from its own errors. False if the block is not closed.
+  bool parseBlock(StringRef what, StringRef closes, llvm::function_ref<void()> parseItem);
   bool parseSignedNumber(double &value);
   bool parseDimRef(DimRef &dim, bool allowNegative);
   ExprPtr parseExpr();
   ExprPtr parseSum();
   ExprPtr parseProduct();
+  /// One precedence level of left-associative binary operators.
+  ExprPtr parseLeftAssociative(std::initializer_list<Token::Kind> operators,
+                               ExprPtr (Parser::*parseOperand)());
   ExprPtr parseUnary();
   ExprPtr parsePostfix();
   ExprPtr parsePrimary();
@@ -187,8 +193,32 @@ bool Parser::parseModel(Model &model) {
     if (!expect(Token::RParen, "to close the dim list"))
       return false;
   }
+  parseBlock("the model's body", "model '" + model.name + "'", [&] {
+    bool ok;
+    if (tok.isIdent("step")) {
+      ok = parseStep(model);
+    } else if (tok.isIdent("input") || tok.isIdent("param") || tok.isIdent("state") ||
+               tok.isIdent("output")) {
+      ok = parseDecl(model);
+    } else {
+      errorHere("expected 'input', 'param', 'state', 'output' or 'step'");
+      ok = false;
+    }
+    if (!ok) {
+      skipStatement();
+    } else if (!atStatementEnd()) {
+      errorHere("expected end of line");
+      skipStatement();
+    }
+  });
+  // Even an unclosed model is kept, so that Sema reports what else is wrong.
+  return true;
+}
+
+bool Parser::parseBlock(StringRef what, StringRef closes,
+                        llvm::function_ref<void()> parseItem) {
   skipNewlines();
-  if (!expect(Token::LBrace, "to open the model's body"))
+  if (!expect(Token::LBrace, "to open " + what.str()))
     return false;
   while (true) {
     skipNewlines();
@@ -197,25 +227,10 @@ bool Parser::parseModel(Model &model) {
       return true;
     }
     if (tok.is(Token::Eof)) {
-      errorHere("expected '}' to close model '" + model.name + "'");
-      return true;
+      errorHere("expected '}' to close " + closes.str());
+      return false;
     }
-    bool ok;
-    if (tok.isIdent("step")) {
-      ok = parseStep(model);
-    } else if (tok.isIdent("input") || tok.isIdent("param") ||
-               tok.isIdent("state") || tok.isIdent("output")) {
-      ok = parseDecl(model);
-    } else {
-      errorHere("expected 'input', 'param', 'state', 'output' or 'step'");
-      ok = false;
-    }
-    if (!ok)
-      skipStatement();
-    else if (!atStatementEnd()) {
-      errorHere("expected end of line");
-      skipStatement();
-    }
+    parseItem();
   }
 }
 
@@ -343,25 +358,15 @@ bool Parser::parseDecl(Model &model) {
 bool Parser::parseStep(Model &model) {
   SMLoc loc = tok.loc();
   consume(); // 'step'
-  if (model.hasStep) {
+  // A second block is reported, then parsed into a scratch model and dropped,
+  // so that the parser stays in step with the braces and adds no cascade.
+  Model scratch;
+  Model &target = model.hasStep ? scratch : model;
+  if (model.hasStep)
     diags.error(loc, "model '" + model.name + "' has a second 'step' block");
-    return false;
-  }
-  model.hasStep = true;
-  model.stepLoc = loc;
-  skipNewlines();
-  if (!expect(Token::LBrace, "to open the step block"))
-    return false;
-  while (true) {
-    skipNewlines();
-    if (tok.is(Token::RBrace)) {
-      consume();
-      return true;
-    }
-    if (tok.is(Token::Eof)) {
-      errorHere("expected '}' to close the step block");
-      return false;
-    }
+  target.hasStep = true;
+  target.stepLoc = loc;
+  return parseBlock("the step block", "the step block", [&] {
     Stmt stmt;
     stmt.loc = tok.loc();
     bool ok = false;
@@ -380,10 +385,10 @@ bool Parser::parseStep(Model &model) {
       }
     }
     if (ok)
-      model.step.push_back(std::move(stmt));
+      target.step.push_back(std::move(stmt));
     else
       skipStatement();
-  }
+  });
 }
 
 static std::optional<CmpKind> comparison(Token::Kind kind) {
@@ -435,13 +440,14 @@ ExprPtr Parser::parseExpr() {
   return lhs;
 }
 
-ExprPtr Parser::parseSum() {
-  ExprPtr lhs = parseProduct();
-  while (lhs && (tok.is(Token::Plus) || tok.is(Token::Minus))) {
+ExprPtr Parser::parseLeftAssociative(std::initializer_list<Token::Kind> operators,
+                                     ExprPtr (Parser::*parseOperand)()) {
+  ExprPtr lhs = (this->*parseOperand)();
+  while (lhs && llvm::is_contained(operators, tok.kind)) {
     auto e = std::make_unique<Expr>(Expr::Binary, tok.loc());
     e->op = tok.text[0];
     consume();
-    ExprPtr rhs = parseProduct();
+    ExprPtr rhs = (this->*parseOperand)();
     if (!rhs)
       return nullptr;
     e->args.push_back(std::move(lhs));
@@ -451,20 +457,12 @@ ExprPtr Parser::parseSum() {
   return lhs;
 }
 
+ExprPtr Parser::parseSum() {
+  return parseLeftAssociative({Token::Plus, Token::Minus}, &Parser::parseProduct);
+}
+
 ExprPtr Parser::parseProduct() {
-  ExprPtr lhs = parseUnary();
-  while (lhs && (tok.is(Token::Star) || tok.is(Token::Slash) || tok.is(Token::At))) {
-    auto e = std::make_unique<Expr>(Expr::Binary, tok.loc());
-    e->op = tok.text[0];
-    consume();
-    ExprPtr rhs = parseUnary();
-    if (!rhs)
-      return nullptr;
-    e->args.push_back(std::move(lhs));
-    e->args.push_back(std::move(rhs));
-    lhs = finish(std::move(e));
-  }
-  return lhs;
+  return parseLeftAssociative({Token::Star, Token::Slash, Token::At}, &Parser::parseUnary);
 }
 
 ExprPtr Parser::parseUnary() {
