@@ -73,6 +73,7 @@ private:
   }
   bool resolveDim(const DimRef &dim, int64_t &value);
   void checkDecl(Decl &decl);
+  bool checkDeclType(Decl &decl);
   void checkStep();
   bool checkExpr(Expr &e);
   bool checkValue(Expr &e); // a numeric (non-comparison, non-string) operand
@@ -98,6 +99,7 @@ private:
   llvm::StringMap<Binding> scope;
   llvm::StringMap<SMLoc> declared; // every name declared at model level
   llvm::StringSet<> poisoned;      // names bound to a value that failed to check
+  llvm::StringSet<> invalidDecls;  // declarations that failed their own check
 };
 
 } // namespace
@@ -125,16 +127,41 @@ static bool isReserved(StringRef name) {
 }
 
 void ModelChecker::checkDecl(Decl &decl) {
+  // A declaration that fails its own check still binds its name, poisoned, so
+  // that its uses in the step stay silent instead of each saying "unknown name".
+  bool valid = checkDeclType(decl);
+  if (!valid)
+    invalidDecls.insert(decl.name);
+  if (valid && decl.role == Decl::State && !decl.init)
+    decl.init = 0.0; // documented default
+  Binding binding;
+  binding.index = static_cast<int>(&decl - model.decls(decl.role).data());
+  switch (decl.role) {
+  case Decl::Input: binding.kind = Binding::Input; break;
+  case Decl::Param: binding.kind = Binding::Param; break;
+  case Decl::State: binding.kind = Binding::PrevState; break;
+  case Decl::Output:
+    if (!valid)
+      poisoned.insert(decl.name);
+    return; // not readable until assigned
+  }
+  if (scope.count(decl.name) && !valid)
+    return; // a duplicate: the first declaration keeps the name
+  scope[decl.name] = binding;
+  if (!valid)
+    poisoned.insert(decl.name);
+}
+
+bool ModelChecker::checkDeclType(Decl &decl) {
   static const char *roleNames[] = {"input", "param", "state", "output"};
   if (isReserved(decl.name)) {
-    error(decl.loc, "'" + decl.name + "' is a reserved word and cannot be declared");
-    return;
+    return error(decl.loc, "'" + decl.name + "' is a reserved word and cannot be declared");
   }
   auto [it, inserted] = declared.try_emplace(decl.name, decl.loc);
   if (!inserted) {
     error(decl.loc, "'" + decl.name + "' is already declared");
     diags.note(it->second, "first declared here");
-    return;
+    return false;
   }
   if (decl.elementType != "f32") {
     if (decl.elementType == "bf16" || decl.elementType == "f16")
@@ -143,35 +170,22 @@ void ModelChecker::checkDecl(Decl &decl) {
     else
       error(decl.elementTypeLoc, "unknown element type '" + decl.elementType +
                                      "'; expected f32");
-    return;
+    return false;
   }
   decl.shape.clear();
   for (const DimRef &dim : decl.dims) {
     int64_t value;
     if (!resolveDim(dim, value))
-      return;
-    if (value < 1) {
-      error(dim.loc, "a size must be at least 1");
-      return;
-    }
+      return false;
+    if (value < 1)
+      return error(dim.loc, "a size must be at least 1");
     decl.shape.push_back(value);
   }
-  if (numElements(decl.shape) > kMaxElements) {
-    error(decl.loc, Twine(roleNames[decl.role]) + " '" + decl.name + "' of shape " +
-                        shapeToString(decl.shape) + " is too large (more than 2^28 elements)");
-    return;
-  }
-  if (decl.role == Decl::State && !decl.init)
-    decl.init = 0.0; // documented default
-  Binding binding;
-  binding.index = static_cast<int>(&decl - model.decls(decl.role).data());
-  switch (decl.role) {
-  case Decl::Input: binding.kind = Binding::Input; break;
-  case Decl::Param: binding.kind = Binding::Param; break;
-  case Decl::State: binding.kind = Binding::PrevState; break;
-  case Decl::Output: return; // not readable until assigned
-  }
-  scope[decl.name] = binding;
+  if (numElements(decl.shape) > kMaxElements)
+    return error(decl.loc, Twine(roleNames[decl.role]) + " '" + decl.name + "' of shape " +
+                               shapeToString(decl.shape) +
+                               " is too large (more than 2^28 elements)");
+  return true;
 }
 
 void ModelChecker::check(const DimOverrides &overrides) {
@@ -251,6 +265,7 @@ void ModelChecker::checkStep() {
       stmt.targetKind = target->role == Decl::State ? Stmt::State : Stmt::Output;
       stmt.targetIndex = static_cast<int>(target - model.decls(target->role).data());
       Shape result;
+      ok = ok && !invalidDecls.count(target->name); // its shape is unknown: say nothing
       if (ok && (!broadcastShapes(stmt.value->shape, target->shape, result) ||
                  result != target->shape)) {
         error(stmt.value->loc, Twine(target->role == Decl::State ? "state '" : "output '") +
