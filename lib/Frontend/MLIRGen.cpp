@@ -462,7 +462,8 @@ rec::ModelOp MLIRGenImpl::genModel(const Model &m) {
     s.insert(s.end(), d.shape.begin(), d.shape.end());
     return tensorType(s);
   };
-  SmallVector<Type> argTypes, resultTypes, recurrenceTypes;
+  SmallVector<Type> argTypes = {builder.getIndexType(), builder.getIndexType()};
+  SmallVector<Type> resultTypes, recurrenceTypes;
   SmallVector<Attribute> inputNames, paramNames, stateNames, outputNames;
   SmallVector<double> stateInit;
   for (const Decl &d : m.inputs) {
@@ -506,12 +507,14 @@ rec::ModelOp MLIRGenImpl::genModel(const Model &m) {
   builder.setInsertionPointToStart(entry);
 
   size_t nIn = m.inputs.size(), nParam = m.params.size(), nState = m.states.size();
-  SmallVector<Value> inputSeqs(entry->args_begin(), entry->args_begin() + nIn);
-  params.assign(entry->args_begin() + nIn, entry->args_begin() + nIn + nParam);
-  SmallVector<Value> inits(entry->args_begin() + nIn + nParam, entry->args_end());
+  auto firstInput = entry->args_begin() + rec::ModelOp::kNumSizeArgs;
+  SmallVector<Value> inputSeqs(firstInput, firstInput + nIn);
+  params.assign(firstInput + nIn, firstInput + nIn + nParam);
+  SmallVector<Value> inits(firstInput + nIn + nParam, entry->args_end());
 
-  auto recurrence = rec::RecurrenceOp::create(builder, loc(m.stepLoc), recurrenceTypes, inits,
-                                              inputSeqs);
+  auto recurrence = rec::RecurrenceOp::create(builder, loc(m.stepLoc), recurrenceTypes,
+                                              modelOp.getBatchSize(), modelOp.getLength(),
+                                              inits, inputSeqs);
   Block &body = recurrence.getBody();
   prevStates.assign(body.args_begin(), body.args_begin() + nState);
   inputs.assign(body.args_begin() + nState, body.args_end());

@@ -75,6 +75,11 @@ void ModelOp::print(OpAsmPrinter &p) {
 /// The declared name of entry argument `arg` of a model: its input, param or
 /// state name (initial states get an `_init` suffix), or "" if unknown.
 static std::string modelArgumentName(ModelOp model, unsigned arg) {
+  if (arg == 0)
+    return "B";
+  if (arg == 1)
+    return "T";
+  arg -= ModelOp::kNumSizeArgs;
   unsigned nIn = model.getNumInputs(), nParam = model.getNumParams();
   auto nameAt = [](ArrayAttr names, unsigned i) -> std::string {
     if (i >= names.size())
@@ -103,9 +108,14 @@ LogicalResult ModelOp::verify() {
   unsigned nIn = getNumInputs(), nParam = getNumParams(), nState = getNumStates(),
            nOut = getNumOutputs();
   ArrayRef<Type> args = getArgumentTypes(), results = getResultTypes();
-  if (args.size() != nIn + nParam + nState)
-    return emitOpError() << "has " << args.size() << " arguments but names " << nIn
-                         << " inputs, " << nParam << " params and " << nState << " states";
+  if (args.size() != kNumSizeArgs + nIn + nParam + nState)
+    return emitOpError() << "has " << args.size() << " arguments but expects 2 sizes (B, T), "
+                         << nIn << " inputs, " << nParam << " params and " << nState
+                         << " states";
+  if (!args[0].isIndex() || !args[1].isIndex())
+    return emitOpError() << "needs the batch size and the length (index) as its first two "
+                            "arguments";
+  args = args.drop_front(kNumSizeArgs);
   if (results.size() != nOut + nState)
     return emitOpError() << "has " << results.size() << " results but names " << nOut
                          << " outputs and " << nState << " states";
@@ -154,11 +164,12 @@ LogicalResult ReturnOp::verify() {
 //===----------------------------------------------------------------------===//
 
 void RecurrenceOp::build(OpBuilder &builder, OperationState &state, TypeRange resultTypes,
-                         ValueRange inits, ValueRange inputs) {
+                         Value batch, Value length, ValueRange inits, ValueRange inputs) {
+  state.addOperands({batch, length});
   state.addOperands(inits);
   state.addOperands(inputs);
   state.getOrAddProperties<Properties>().operandSegmentSizes = {
-      static_cast<int32_t>(inits.size()), static_cast<int32_t>(inputs.size())};
+      1, 1, static_cast<int32_t>(inits.size()), static_cast<int32_t>(inputs.size())};
   state.addTypes(resultTypes);
   Region *region = state.addRegion();
   Block *block = new Block();

@@ -21,9 +21,11 @@ def Rec_ModelOp : Rec_Op<"model", [
     DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
   let summary = "one .seq model, shaped like its kernel's ABI";
   let description = [{
-    The arguments are, in order, the inputs (`tensor<?x?x...xf32>`: batch,
-    time, the declared shape), the params (the declared static shape) and the
-    initial states (`tensor<?x...xf32>`: batch, the declared shape). The
+    The arguments are, in order, the batch size B and the length T (`index`),
+    the inputs (`tensor<?x?x...xf32>`: batch, time, the declared shape), the
+    params (the declared static shape) and the initial states
+    (`tensor<?x...xf32>`: batch, the declared shape), as in the kernel's
+    `M_forward(B, T, ...)`. Inputs are B x T and states B long. The
     results are the outputs (`tensor<?x?x...xf32>`) and then the final states
     (`tensor<?x...xf32>`). `input_names`, `param_names`, `state_names` and
     `output_names` name them; `state_init` holds each state's declared initial
@@ -31,7 +33,7 @@ def Rec_ModelOp : Rec_Op<"model", [
     dims the model was compiled with.
 
     ```mlir
-    rec.model @decay(%x: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>)
+    rec.model @decay(%B: index, %T: index, %x: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>)
         -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
         attributes {input_names = ["x"], param_names = [], state_names = ["h"],
                     output_names = ["y"], state_init = array<f64: 0.0>} {
@@ -61,6 +63,10 @@ def Rec_ModelOp : Rec_Op<"model", [
     ::llvm::ArrayRef<::mlir::Type> getResultTypes() { return getFunctionType().getResults(); }
     ::mlir::Region *getCallableRegion() { return &getBody(); }
 
+    /// Entry arguments before the inputs: the batch size and the length.
+    static constexpr unsigned kNumSizeArgs = 2;
+    ::mlir::Value getBatchSize() { return getBody().getArgument(0); }
+    ::mlir::Value getLength() { return getBody().getArgument(1); }
     unsigned getNumInputs() { return getInputNames().size(); }
     unsigned getNumParams() { return getParamNames().size(); }
     unsigned getNumStates() { return getStateNames().size(); }
@@ -84,9 +90,12 @@ def Rec_RecurrenceOp : Rec_Op<"recurrence", [
     RecursiveMemoryEffects]> {
   let summary = "a step region applied over time, for every batch row";
   let description = [{
-    For every batch row b and for t = 0 .. T-1 in order, runs the step region
-    with the states of step t-1 (the `inits` for t = 0) and the inputs of step
-    t, sliced to their per-step shapes. The region's block arguments are the
+    For every batch row b < `batch` and for t = 0 .. `length`-1 in order,
+    runs the step region with the states of step t-1 (the `inits` for t = 0)
+    and the inputs of step t, sliced to their per-step shapes. The sizes are
+    explicit because a model may have no inputs (nothing else would say how
+    long to run) and no states; `inits` must be `batch` long and `inputs`
+    `batch` x `length`. The region's block arguments are the
     states (each `inits` type without its batch axis) followed by the step
     inputs (each `inputs` type without its batch and time axes). `rec.yield`
     returns the new states, then the step's outputs.
@@ -96,7 +105,7 @@ def Rec_RecurrenceOp : Rec_Op<"recurrence", [
     defined above (the model's params) may be used inside the step.
 
     ```mlir
-    %hT, %ys = rec.recurrence inits(%h0 : tensor<?x4xf32>)
+    %hT, %ys = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>)
         inputs(%xs : tensor<?x?x4xf32>) -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
     ^bb0(%h: tensor<4xf32>, %x: tensor<4xf32>):
       %hn = arith.addf %h, %x : tensor<4xf32>
@@ -104,11 +113,13 @@ def Rec_RecurrenceOp : Rec_Op<"recurrence", [
     }
     ```
   }];
-  let arguments = (ins Variadic<AnyRankedTensor>:$inits,
+  let arguments = (ins Index:$batch, Index:$length,
+                       Variadic<AnyRankedTensor>:$inits,
                        Variadic<AnyRankedTensor>:$inputs);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region SizedRegion<1>:$step);
   let assemblyFormat = [{
+    `batch` $batch `length` $length
     (`inits` `(` $inits^ `:` type($inits) `)`)?
     (`inputs` `(` $inputs^ `:` type($inputs) `)`)?
     `->` `(` type($results) `)` $step attr-dict
@@ -117,7 +128,8 @@ def Rec_RecurrenceOp : Rec_Op<"recurrence", [
   let hasRegionVerifier = 1;
   let skipDefaultBuilders = 1;
   let builders = [
-    OpBuilder<(ins "::mlir::TypeRange":$resultTypes, "::mlir::ValueRange":$inits,
+    OpBuilder<(ins "::mlir::TypeRange":$resultTypes, "::mlir::Value":$batch,
+                   "::mlir::Value":$length, "::mlir::ValueRange":$inits,
                    "::mlir::ValueRange":$inputs)>
   ];
   let extraClassDeclaration = [{

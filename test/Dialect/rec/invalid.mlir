@@ -1,8 +1,8 @@
 // Verifier errors of the rec dialect, one per message.
 // RUN: seq-opt %s -split-input-file -verify-diagnostics
 
-// expected-error @+1 {{'rec.model' op has 2 arguments but names 1 inputs, 0 params and 0 states}}
-rec.model @m(%x: tensor<?x?x4xf32>, %y: tensor<4xf32>) -> (tensor<?x?x4xf32>)
+// expected-error @+1 {{'rec.model' op has 4 arguments but expects 2 sizes (B, T), 1 inputs, 0 params and 0 states}}
+rec.model @m(%B: index, %T: index, %x: tensor<?x?x4xf32>, %y: tensor<4xf32>) -> (tensor<?x?x4xf32>)
     attributes {input_names = ["x"], param_names = [], state_names = [], output_names = ["o"],
                 state_init = array<f64>} {
   rec.return %x : tensor<?x?x4xf32>
@@ -11,7 +11,7 @@ rec.model @m(%x: tensor<?x?x4xf32>, %y: tensor<4xf32>) -> (tensor<?x?x4xf32>)
 // -----
 
 // expected-error @+1 {{'rec.model' op has 1 results but names 1 outputs and 1 states}}
-rec.model @m(%x: tensor<?x?x4xf32>, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>)
+rec.model @m(%B: index, %T: index, %x: tensor<?x?x4xf32>, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>)
     attributes {input_names = ["x"], param_names = [], state_names = ["h"], output_names = ["o"],
                 state_init = array<f64: 0.0>} {
   rec.return %x : tensor<?x?x4xf32>
@@ -20,7 +20,7 @@ rec.model @m(%x: tensor<?x?x4xf32>, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>)
 // -----
 
 // expected-error @+1 {{'rec.model' op has 0 initial values for 1 states}}
-rec.model @m(%x: tensor<?x?x4xf32>, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
+rec.model @m(%B: index, %T: index, %x: tensor<?x?x4xf32>, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
     attributes {input_names = ["x"], param_names = [], state_names = ["h"], output_names = ["o"],
                 state_init = array<f64>} {
   rec.return %x, %h : tensor<?x?x4xf32>, tensor<?x4xf32>
@@ -29,7 +29,7 @@ rec.model @m(%x: tensor<?x?x4xf32>, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, 
 // -----
 
 // expected-error @+1 {{'rec.model' op input 'x' must have dynamic batch and time axes and static other axes, got 'tensor<2x?x4xf32>'}}
-rec.model @m(%x: tensor<2x?x4xf32>) -> (tensor<2x?x4xf32>)
+rec.model @m(%B: index, %T: index, %x: tensor<2x?x4xf32>) -> (tensor<2x?x4xf32>)
     attributes {input_names = ["x"], param_names = [], state_names = [], output_names = ["o"],
                 state_init = array<f64>} {
   rec.return %x : tensor<2x?x4xf32>
@@ -38,7 +38,7 @@ rec.model @m(%x: tensor<2x?x4xf32>) -> (tensor<2x?x4xf32>)
 // -----
 
 // expected-error @+1 {{'rec.model' op param 'W' must have a static shape and static other axes, got 'tensor<?x4xf32>'}}
-rec.model @m(%x: tensor<?x?x4xf32>, %W: tensor<?x4xf32>) -> (tensor<?x?x4xf32>)
+rec.model @m(%B: index, %T: index, %x: tensor<?x?x4xf32>, %W: tensor<?x4xf32>) -> (tensor<?x?x4xf32>)
     attributes {input_names = ["x"], param_names = ["W"], state_names = [], output_names = ["o"],
                 state_init = array<f64>} {
   rec.return %x : tensor<?x?x4xf32>
@@ -47,7 +47,7 @@ rec.model @m(%x: tensor<?x?x4xf32>, %W: tensor<?x4xf32>) -> (tensor<?x?x4xf32>)
 // -----
 
 // expected-error @+1 {{'rec.model' op input 'x' must be a ranked f32 tensor, got 'tensor<?x?x4xf64>'}}
-rec.model @m(%x: tensor<?x?x4xf64>) -> (tensor<?x?x4xf64>)
+rec.model @m(%B: index, %T: index, %x: tensor<?x?x4xf64>) -> (tensor<?x?x4xf64>)
     attributes {input_names = ["x"], param_names = [], state_names = [], output_names = ["o"],
                 state_init = array<f64>} {
   rec.return %x : tensor<?x?x4xf64>
@@ -56,7 +56,7 @@ rec.model @m(%x: tensor<?x?x4xf64>) -> (tensor<?x?x4xf64>)
 // -----
 
 // expected-error @+1 {{'rec.model' op final state 'h' has type 'tensor<?x3xf32>' but its initial state has type 'tensor<?x4xf32>'}}
-rec.model @m(%h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x3xf32>)
+rec.model @m(%B: index, %T: index, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x3xf32>)
     attributes {input_names = [], param_names = [], state_names = ["h"], output_names = ["o"],
                 state_init = array<f64: 0.0>} {
   %c = tensor.empty() : tensor<?x3xf32>
@@ -64,7 +64,7 @@ rec.model @m(%h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x3xf32>)
 
 // -----
 
-rec.model @m(%x: tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>)
+rec.model @m(%B: index, %T: index, %x: tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>)
     attributes {input_names = ["x"], param_names = [], state_names = [], output_names = ["o"],
                 state_init = array<f64>} {
   %c = arith.constant 0 : index
@@ -74,7 +74,7 @@ rec.model @m(%x: tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>)
 
 // -----
 
-rec.model @m(%x: tensor<?x?x4xf32>, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
+rec.model @m(%B: index, %T: index, %x: tensor<?x?x4xf32>, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
     attributes {input_names = ["x"], param_names = [], state_names = ["h"], output_names = ["o"],
                 state_init = array<f64: 0.0>} {
   // expected-error @+1 {{'rec.return' op operand 0 has type 'tensor<?x4xf32>' but the model's result 0 has type 'tensor<?x?x4xf32>'}}
@@ -83,9 +83,9 @@ rec.model @m(%x: tensor<?x?x4xf32>, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, 
 
 // -----
 
-func.func @recurrence_step_arguments(%h0: tensor<?x4xf32>, %xs: tensor<?x?x4xf32>) {
+func.func @recurrence_step_arguments(%B: index, %T: index, %h0: tensor<?x4xf32>, %xs: tensor<?x?x4xf32>) {
   // expected-error @+1 {{'rec.recurrence' op step argument 0 (state) has type 'tensor<3xf32>'; expected 'tensor<4xf32>'}}
-  %r:2 = rec.recurrence inits(%h0 : tensor<?x4xf32>) inputs(%xs : tensor<?x?x4xf32>)
+  %r:2 = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) inputs(%xs : tensor<?x?x4xf32>)
       -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
   ^bb0(%h: tensor<3xf32>, %x: tensor<4xf32>):
     rec.yield %x, %x : tensor<4xf32>, tensor<4xf32>
@@ -95,9 +95,9 @@ func.func @recurrence_step_arguments(%h0: tensor<?x4xf32>, %xs: tensor<?x?x4xf32
 
 // -----
 
-func.func @recurrence_input_argument(%h0: tensor<?x4xf32>, %xs: tensor<?x?x4xf32>) {
+func.func @recurrence_input_argument(%B: index, %T: index, %h0: tensor<?x4xf32>, %xs: tensor<?x?x4xf32>) {
   // expected-error @+1 {{'rec.recurrence' op step argument 1 (input) has type 'tensor<?x4xf32>'; expected 'tensor<4xf32>'}}
-  %r:2 = rec.recurrence inits(%h0 : tensor<?x4xf32>) inputs(%xs : tensor<?x?x4xf32>)
+  %r:2 = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) inputs(%xs : tensor<?x?x4xf32>)
       -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
   ^bb0(%h: tensor<4xf32>, %x: tensor<?x4xf32>):
     rec.yield %h, %h : tensor<4xf32>, tensor<4xf32>
@@ -107,9 +107,9 @@ func.func @recurrence_input_argument(%h0: tensor<?x4xf32>, %xs: tensor<?x?x4xf32
 
 // -----
 
-func.func @recurrence_argument_count(%h0: tensor<?x4xf32>, %xs: tensor<?x?x4xf32>) {
+func.func @recurrence_argument_count(%B: index, %T: index, %h0: tensor<?x4xf32>, %xs: tensor<?x?x4xf32>) {
   // expected-error @+1 {{'rec.recurrence' op step has 1 block arguments; expected 1 states and 1 inputs}}
-  %r:2 = rec.recurrence inits(%h0 : tensor<?x4xf32>) inputs(%xs : tensor<?x?x4xf32>)
+  %r:2 = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) inputs(%xs : tensor<?x?x4xf32>)
       -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
   ^bb0(%h: tensor<4xf32>):
     rec.yield %h, %h : tensor<4xf32>, tensor<4xf32>
@@ -119,8 +119,8 @@ func.func @recurrence_argument_count(%h0: tensor<?x4xf32>, %xs: tensor<?x?x4xf32
 
 // -----
 
-func.func @recurrence_yield_state(%h0: tensor<?x4xf32>) {
-  %r:2 = rec.recurrence inits(%h0 : tensor<?x4xf32>) -> (tensor<?x4xf32>, tensor<?x?x2xf32>) {
+func.func @recurrence_yield_state(%B: index, %T: index, %h0: tensor<?x4xf32>) {
+  %r:2 = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) -> (tensor<?x4xf32>, tensor<?x?x2xf32>) {
   ^bb0(%h: tensor<4xf32>):
     %s = tensor.extract_slice %h[0] [2] [1] : tensor<4xf32> to tensor<2xf32>
     // expected-error @+1 {{'rec.yield' op yields 'tensor<2xf32>' for state 0 of type 'tensor<4xf32>'}}
@@ -131,8 +131,8 @@ func.func @recurrence_yield_state(%h0: tensor<?x4xf32>) {
 
 // -----
 
-func.func @recurrence_too_few_yields(%h0: tensor<?x4xf32>) {
-  %r = rec.recurrence inits(%h0 : tensor<?x4xf32>) -> (tensor<?x4xf32>) {
+func.func @recurrence_too_few_yields(%B: index, %T: index, %h0: tensor<?x4xf32>) {
+  %r = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) -> (tensor<?x4xf32>) {
   ^bb0(%h: tensor<4xf32>):
     // expected-error @+1 {{'rec.yield' op yields 0 values but the recurrence has 1 states}}
     rec.yield
@@ -142,9 +142,9 @@ func.func @recurrence_too_few_yields(%h0: tensor<?x4xf32>) {
 
 // -----
 
-func.func @recurrence_result_count(%h0: tensor<?x4xf32>) {
+func.func @recurrence_result_count(%B: index, %T: index, %h0: tensor<?x4xf32>) {
   // expected-error @+1 {{'rec.recurrence' op has 1 results but its step yields 2 values}}
-  %r = rec.recurrence inits(%h0 : tensor<?x4xf32>) -> (tensor<?x4xf32>) {
+  %r = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) -> (tensor<?x4xf32>) {
   ^bb0(%h: tensor<4xf32>):
     rec.yield %h, %h : tensor<4xf32>, tensor<4xf32>
   }
@@ -153,9 +153,9 @@ func.func @recurrence_result_count(%h0: tensor<?x4xf32>) {
 
 // -----
 
-func.func @recurrence_final_state(%h0: tensor<?x4xf32>) {
+func.func @recurrence_final_state(%B: index, %T: index, %h0: tensor<?x4xf32>) {
   // expected-error @+1 {{'rec.recurrence' op final state 0 has type 'tensor<2x4xf32>' but its initial state has type 'tensor<?x4xf32>'}}
-  %r:2 = rec.recurrence inits(%h0 : tensor<?x4xf32>) -> (tensor<2x4xf32>, tensor<?x?x4xf32>) {
+  %r:2 = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) -> (tensor<2x4xf32>, tensor<?x?x4xf32>) {
   ^bb0(%h: tensor<4xf32>):
     rec.yield %h, %h : tensor<4xf32>, tensor<4xf32>
   }
@@ -164,9 +164,9 @@ func.func @recurrence_final_state(%h0: tensor<?x4xf32>) {
 
 // -----
 
-func.func @recurrence_output_sequence(%h0: tensor<?x4xf32>) {
+func.func @recurrence_output_sequence(%B: index, %T: index, %h0: tensor<?x4xf32>) {
   // expected-error @+1 {{'rec.recurrence' op output sequence 0 has type 'tensor<?x4xf32>'; the step yields 'tensor<4xf32>', so expected 'tensor<?x?x4xf32>'}}
-  %r:2 = rec.recurrence inits(%h0 : tensor<?x4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
+  %r:2 = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
   ^bb0(%h: tensor<4xf32>):
     rec.yield %h, %h : tensor<4xf32>, tensor<4xf32>
   }
@@ -175,9 +175,9 @@ func.func @recurrence_output_sequence(%h0: tensor<?x4xf32>) {
 
 // -----
 
-func.func @recurrence_init_type(%h0: tensor<4xf32>) {
+func.func @recurrence_init_type(%B: index, %T: index, %h0: tensor<4xf32>) {
   // expected-error @+1 {{'rec.recurrence' op initial state must have a dynamic batch axis and static other axes, got 'tensor<4xf32>'}}
-  %r = rec.recurrence inits(%h0 : tensor<4xf32>) -> (tensor<4xf32>) {
+  %r = rec.recurrence batch %B length %T inits(%h0 : tensor<4xf32>) -> (tensor<4xf32>) {
   ^bb0(%h: tensor<f32>):
     rec.yield %h : tensor<f32>
   }
@@ -186,9 +186,9 @@ func.func @recurrence_init_type(%h0: tensor<4xf32>) {
 
 // -----
 
-func.func @recurrence_input_rank(%xs: tensor<?xf32>) {
+func.func @recurrence_input_rank(%B: index, %T: index, %xs: tensor<?xf32>) {
   // expected-error @+1 {{'rec.recurrence' op input sequence must have rank at least 2, got 'tensor<?xf32>'}}
-  %r = rec.recurrence inputs(%xs : tensor<?xf32>) -> (tensor<?x?xf32>) {
+  %r = rec.recurrence batch %B length %T inputs(%xs : tensor<?xf32>) -> (tensor<?x?xf32>) {
   ^bb0(%x: tensor<f32>):
     rec.yield %x : tensor<f32>
   }
@@ -197,9 +197,9 @@ func.func @recurrence_input_rank(%xs: tensor<?xf32>) {
 
 // -----
 
-func.func @recurrence_input_type(%xs: tensor<?x4xf32>) {
+func.func @recurrence_input_type(%B: index, %T: index, %xs: tensor<?x4xf32>) {
   // expected-error @+1 {{'rec.recurrence' op input sequence must have dynamic batch and time axes and static other axes, got 'tensor<?x4xf32>'}}
-  %r = rec.recurrence inputs(%xs : tensor<?x4xf32>) -> (tensor<?x?xf32>) {
+  %r = rec.recurrence batch %B length %T inputs(%xs : tensor<?x4xf32>) -> (tensor<?x?xf32>) {
   ^bb0(%x: tensor<4xf32>):
     %c = arith.constant dense<0.0> : tensor<f32>
     rec.yield %c : tensor<f32>
@@ -209,14 +209,14 @@ func.func @recurrence_input_type(%xs: tensor<?x4xf32>) {
 
 // -----
 
-func.func @yield_outside(%x: tensor<4xf32>) {
+func.func @yield_outside(%B: index, %T: index, %x: tensor<4xf32>) {
   // expected-error @+1 {{'rec.yield' op expects parent op 'rec.recurrence'}}
   rec.yield %x : tensor<4xf32>
 }
 
 // -----
 
-func.func @attention_outside(%q: tensor<4xf32>) -> tensor<4xf32> {
+func.func @attention_outside(%B: index, %T: index, %q: tensor<4xf32>) -> tensor<4xf32> {
   // expected-error @+1 {{'rec.attention' op expects parent op 'rec.recurrence'}}
   %o = rec.attention %q, %q, %q {scale = 0.5 : f64} : tensor<4xf32>, tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
   return %o : tensor<4xf32>
@@ -224,8 +224,8 @@ func.func @attention_outside(%q: tensor<4xf32>) -> tensor<4xf32> {
 
 // -----
 
-func.func @attention_qk(%xs: tensor<?x?x4xf32>, %ks: tensor<?x?x3xf32>) {
-  %r = rec.recurrence inputs(%xs, %ks : tensor<?x?x4xf32>, tensor<?x?x3xf32>) -> (tensor<?x?x4xf32>) {
+func.func @attention_qk(%B: index, %T: index, %xs: tensor<?x?x4xf32>, %ks: tensor<?x?x3xf32>) {
+  %r = rec.recurrence batch %B length %T inputs(%xs, %ks : tensor<?x?x4xf32>, tensor<?x?x3xf32>) -> (tensor<?x?x4xf32>) {
   ^bb0(%x: tensor<4xf32>, %k: tensor<3xf32>):
     // expected-error @+1 {{'rec.attention' op needs q and k of the same type, got 'tensor<4xf32>' and 'tensor<3xf32>'}}
     %o = rec.attention %x, %k, %x {scale = 0.5 : f64} : tensor<4xf32>, tensor<3xf32>, tensor<4xf32> -> tensor<4xf32>
@@ -236,8 +236,8 @@ func.func @attention_qk(%xs: tensor<?x?x4xf32>, %ks: tensor<?x?x3xf32>) {
 
 // -----
 
-func.func @attention_heads(%qs: tensor<?x?x2x4xf32>, %vs: tensor<?x?x3x4xf32>) {
-  %r = rec.recurrence inputs(%qs, %vs : tensor<?x?x2x4xf32>, tensor<?x?x3x4xf32>) -> (tensor<?x?x2x4xf32>) {
+func.func @attention_heads(%B: index, %T: index, %qs: tensor<?x?x2x4xf32>, %vs: tensor<?x?x3x4xf32>) {
+  %r = rec.recurrence batch %B length %T inputs(%qs, %vs : tensor<?x?x2x4xf32>, tensor<?x?x3x4xf32>) -> (tensor<?x?x2x4xf32>) {
   ^bb0(%q: tensor<2x4xf32>, %v: tensor<3x4xf32>):
     // expected-error @+1 {{'rec.attention' op needs v with the same leading axes as q, got 'tensor<2x4xf32>' and 'tensor<3x4xf32>'}}
     %o = rec.attention %q, %q, %v {scale = 0.5 : f64} : tensor<2x4xf32>, tensor<2x4xf32>, tensor<3x4xf32> -> tensor<2x4xf32>
@@ -248,8 +248,8 @@ func.func @attention_heads(%qs: tensor<?x?x2x4xf32>, %vs: tensor<?x?x3x4xf32>) {
 
 // -----
 
-func.func @attention_result(%xs: tensor<?x?x4xf32>, %vs: tensor<?x?x2xf32>) {
-  %r = rec.recurrence inputs(%xs, %vs : tensor<?x?x4xf32>, tensor<?x?x2xf32>) -> (tensor<?x?x4xf32>) {
+func.func @attention_result(%B: index, %T: index, %xs: tensor<?x?x4xf32>, %vs: tensor<?x?x2xf32>) {
+  %r = rec.recurrence batch %B length %T inputs(%xs, %vs : tensor<?x?x4xf32>, tensor<?x?x2xf32>) -> (tensor<?x?x4xf32>) {
   ^bb0(%x: tensor<4xf32>, %v: tensor<2xf32>):
     // expected-error @+1 {{'rec.attention' op result type 'tensor<4xf32>' does not match v 'tensor<2xf32>'}}
     %o = rec.attention %x, %x, %v {scale = 0.5 : f64} : tensor<4xf32>, tensor<4xf32>, tensor<2xf32> -> tensor<4xf32>
@@ -260,8 +260,8 @@ func.func @attention_result(%xs: tensor<?x?x4xf32>, %vs: tensor<?x?x2xf32>) {
 
 // -----
 
-func.func @attention_window(%xs: tensor<?x?x4xf32>) {
-  %r = rec.recurrence inputs(%xs : tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>) {
+func.func @attention_window(%B: index, %T: index, %xs: tensor<?x?x4xf32>) {
+  %r = rec.recurrence batch %B length %T inputs(%xs : tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>) {
   ^bb0(%x: tensor<4xf32>):
     // expected-error @+1 {{'rec.attention' op needs window >= 0 (0 = unbounded), got -1}}
     %o = rec.attention %x, %x, %x {scale = 0.5 : f64, window = -1 : i64} : tensor<4xf32>, tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
@@ -272,12 +272,21 @@ func.func @attention_window(%xs: tensor<?x?x4xf32>) {
 
 // -----
 
-func.func @attention_scale(%xs: tensor<?x?x4xf32>) {
-  %r = rec.recurrence inputs(%xs : tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>) {
+func.func @attention_scale(%B: index, %T: index, %xs: tensor<?x?x4xf32>) {
+  %r = rec.recurrence batch %B length %T inputs(%xs : tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>) {
   ^bb0(%x: tensor<4xf32>):
     // expected-error @+1 {{'rec.attention' op needs a finite scale}}
     %o = rec.attention %x, %x, %x {scale = 0x7FF0000000000000 : f64} : tensor<4xf32>, tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
     rec.yield %o : tensor<4xf32>
   }
   return
+}
+
+// -----
+
+// expected-error @+1 {{'rec.model' op needs the batch size and the length (index) as its first two arguments}}
+rec.model @m(%B: i64, %T: index, %x: tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>)
+    attributes {input_names = ["x"], param_names = [], state_names = [], output_names = ["o"],
+                state_init = array<f64>} {
+  rec.return %x : tensor<?x?x4xf32>
 }

@@ -4,19 +4,19 @@
 // RUN: seq-opt %s --mlir-print-op-generic | seq-opt | FileCheck %s
 
 // CHECK-LABEL: rec.model @decay
-// CHECK-SAME: (%{{.*}}: tensor<?x?x4xf32>, %{{.*}}: tensor<4xf32>, %{{.*}}: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
+// CHECK-SAME: (%[[B:.*]]: index, %[[T:.*]]: index, %{{.*}}: tensor<?x?x4xf32>, %{{.*}}: tensor<4xf32>, %{{.*}}: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
 // CHECK-SAME: state_init = array<f64: 1.000000e+00>
-// CHECK: %[[HT:.*]], %[[Y:.*]] = rec.recurrence inits(%{{.*}} : tensor<?x4xf32>) inputs(%{{.*}} : tensor<?x?x4xf32>) -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
+// CHECK: %[[HT:.*]], %[[Y:.*]] = rec.recurrence batch %[[B]] length %[[T]] inits(%{{.*}} : tensor<?x4xf32>) inputs(%{{.*}} : tensor<?x?x4xf32>) -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
 // CHECK: ^bb0(%[[H:.*]]: tensor<4xf32>, %[[X:.*]]: tensor<4xf32>):
 // CHECK: %[[M:.*]] = arith.mulf %{{.*}}, %[[H]] : tensor<4xf32>
 // CHECK: %[[N:.*]] = arith.addf %[[M]], %[[X]] : tensor<4xf32>
 // CHECK: rec.yield %[[N]], %[[N]] : tensor<4xf32>, tensor<4xf32>
 // CHECK: rec.return %[[Y]], %[[HT]] : tensor<?x?x4xf32>, tensor<?x4xf32>
-rec.model @decay(%x: tensor<?x?x4xf32>, %a: tensor<4xf32>, %h0: tensor<?x4xf32>)
+rec.model @decay(%B: index, %T: index, %x: tensor<?x?x4xf32>, %a: tensor<4xf32>, %h0: tensor<?x4xf32>)
     -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
     attributes {input_names = ["x"], param_names = ["a"], state_names = ["h"],
                 output_names = ["y"], state_init = array<f64: 1.0>, dims = {H = 4 : i64}} {
-  %hT, %ys = rec.recurrence inits(%h0 : tensor<?x4xf32>) inputs(%x : tensor<?x?x4xf32>)
+  %hT, %ys = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) inputs(%x : tensor<?x?x4xf32>)
       -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
   ^bb0(%h: tensor<4xf32>, %xt: tensor<4xf32>):
     %m = arith.mulf %a, %h : tensor<4xf32>
@@ -28,13 +28,13 @@ rec.model @decay(%x: tensor<?x?x4xf32>, %a: tensor<4xf32>, %h0: tensor<?x4xf32>)
 
 // A model with no state and no param: attention over the history.
 // CHECK-LABEL: rec.model @attend
-// CHECK: rec.recurrence inputs(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>) -> (tensor<?x?x2x4xf32>)
+// CHECK: rec.recurrence batch %{{.*}} length %{{.*}} inputs(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>) -> (tensor<?x?x2x4xf32>)
 // CHECK: rec.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 2.500000e-01 : f64, window = 16 : i64} : tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x4xf32> -> tensor<2x4xf32>
-rec.model @attend(%q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>)
+rec.model @attend(%B: index, %T: index, %q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>)
     -> (tensor<?x?x2x4xf32>)
     attributes {input_names = ["q", "k", "v"], param_names = [], state_names = [],
                 output_names = ["o"], state_init = array<f64>} {
-  %o = rec.recurrence inputs(%q, %k, %v : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>)
+  %o = rec.recurrence batch %B length %T inputs(%q, %k, %v : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>)
       -> (tensor<?x?x2x4xf32>) {
   ^bb0(%qt: tensor<2x8xf32>, %kt: tensor<2x8xf32>, %vt: tensor<2x4xf32>):
     %a = rec.attention %qt, %kt, %vt {scale = 0.25 : f64, window = 16 : i64}
@@ -47,14 +47,30 @@ rec.model @attend(%q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<?
 // Scalars per step are rank-0 tensors; a state may start at -inf.
 // CHECK-LABEL: rec.model @running_max
 // CHECK-SAME: state_init = array<f64: 0xFFF0000000000000>
-rec.model @running_max(%x: tensor<?x?xf32>, %m0: tensor<?xf32>) -> (tensor<?x?xf32>, tensor<?xf32>)
+rec.model @running_max(%B: index, %T: index, %x: tensor<?x?xf32>, %m0: tensor<?xf32>) -> (tensor<?x?xf32>, tensor<?xf32>)
     attributes {input_names = ["x"], param_names = [], state_names = ["m"],
                 output_names = ["y"], state_init = array<f64: 0xFFF0000000000000>} {
-  %mT, %ys = rec.recurrence inits(%m0 : tensor<?xf32>) inputs(%x : tensor<?x?xf32>)
+  %mT, %ys = rec.recurrence batch %B length %T inits(%m0 : tensor<?xf32>) inputs(%x : tensor<?x?xf32>)
       -> (tensor<?xf32>, tensor<?x?xf32>) {
   ^bb0(%m: tensor<f32>, %xt: tensor<f32>):
     %n = arith.maximumf %m, %xt : tensor<f32>
     rec.yield %n, %n : tensor<f32>, tensor<f32>
   }
   rec.return %ys, %mT : tensor<?x?xf32>, tensor<?xf32>
+}
+
+// A model without inputs: only the explicit length says how long it runs.
+// CHECK-LABEL: rec.model @counter
+// CHECK: rec.recurrence batch %{{.*}} length %{{.*}} inits(%{{.*}} : tensor<?xf32>) -> (tensor<?xf32>, tensor<?x?xf32>)
+rec.model @counter(%B: index, %T: index, %n0: tensor<?xf32>) -> (tensor<?x?xf32>, tensor<?xf32>)
+    attributes {input_names = [], param_names = [], state_names = ["n"],
+                output_names = ["y"], state_init = array<f64: 0.0>} {
+  %nT, %ys = rec.recurrence batch %B length %T inits(%n0 : tensor<?xf32>)
+      -> (tensor<?xf32>, tensor<?x?xf32>) {
+  ^bb0(%n: tensor<f32>):
+    %one = arith.constant dense<1.0> : tensor<f32>
+    %m = arith.addf %n, %one : tensor<f32>
+    rec.yield %m, %m : tensor<f32>, tensor<f32>
+  }
+  rec.return %ys, %nT : tensor<?x?xf32>, tensor<?xf32>
 }
