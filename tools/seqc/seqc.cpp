@@ -54,7 +54,9 @@ COMPILE OPTIONS
                      Newton iteration cap and residual tolerance
   -DNAME=VALUE       override a dim's default (also -D NAME=VALUE)
   -O0 -O1 -O2 -O3    optimisation level (default -O3)
-  -v                 say what the compiler decided (forms per state)
+  -v                 say what the compiler decided, on stderr: for now the
+                     dims and declarations it resolved (forms per state come
+                     with the scan, chunkwise and Newton stages)
   --help, --version
 
 RUN OPTIONS
@@ -248,6 +250,19 @@ void printSummary(llvm::raw_ostream &os, llvm::StringRef kind, const Decl &decl,
                      decl.name.c_str(), shapeToString(array.shape).c_str(), mean, maxAbs);
 }
 
+/// The -v report: what the front end resolved for one model.
+void describeModel(const Model &model, llvm::raw_ostream &os) {
+  os << "seqc: model " << model.name << ":";
+  for (const DimDecl &d : model.dims)
+    os << " " << d.name << "=" << d.value;
+  os << "\n";
+  static const char *roles[] = {"input", "param", "state", "output"};
+  for (Decl::Role role : {Decl::Input, Decl::Param, Decl::State, Decl::Output})
+    for (const Decl &d : model.decls(role))
+      os << "seqc:   " << roles[role] << " " << d.name << " " << shapeToString(d.shape) << "\n";
+  os << "seqc:   step: " << model.step.size() << " statements\n";
+}
+
 int runInterpreter(const Options &opts, const Model &model) {
   if (llvm::Error err = checkRunSize(model, opts.B, opts.T)) {
     llvm::errs() << opts.input << ": error: " << llvm::toString(std::move(err)) << "\n";
@@ -357,6 +372,9 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  if (opts.verbose)
+    for (const Model *m : models)
+      describeModel(*m, llvm::errs());
   if (opts.command == Options::Run)
     return runInterpreter(opts, *models[0]);
   if (opts.command == Options::Check) {
