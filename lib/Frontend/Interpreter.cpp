@@ -304,7 +304,6 @@ public:
 
   std::vector<const Array *> inputs, params, prevStates;
   std::vector<Array> stmtValues;
-  int64_t t = 0;
 
   Array eval(const Expr &e);
 
@@ -533,13 +532,10 @@ llvm::Expected<ModelResult> seqc::interpret(const Model &model, const ModelData 
   StepEvaluator ev(model);
   for (const Array &p : data.params)
     ev.params.push_back(&p);
+  // The evaluator points into these two vectors, which are never resized.
   std::vector<Array> inputSlices(model.inputs.size()), states(model.states.size());
-  for (const Array *&p : ev.inputs)
-    (void)p;
-  ev.inputs.clear();
   for (Array &a : inputSlices)
     ev.inputs.push_back(&a);
-  ev.prevStates.clear();
   for (Array &s : states)
     ev.prevStates.push_back(&s);
 
@@ -551,7 +547,6 @@ llvm::Expected<ModelResult> seqc::interpret(const Model &model, const ModelData 
       std::copy_n(data.initialStates[s].data.begin() + b * n, n, states[s].data.begin());
     }
     for (int64_t t = 0; t < T; ++t) {
-      ev.t = t;
       for (size_t i = 0; i < model.inputs.size(); ++i) {
         int64_t n = sizeOf(model.inputs[i]);
         inputSlices[i] = Array(model.inputs[i].shape);
@@ -573,10 +568,8 @@ llvm::Expected<ModelResult> seqc::interpret(const Model &model, const ModelData 
         }
         ev.stmtValues[s] = std::move(value);
       }
-      states = std::move(newStates);
-      ev.prevStates.clear();
-      for (Array &st : states)
-        ev.prevStates.push_back(&st);
+      for (size_t s = 0; s < states.size(); ++s)
+        states[s] = std::move(newStates[s]);
     }
     for (size_t s = 0; s < model.states.size(); ++s) {
       int64_t n = sizeOf(model.states[s]);
