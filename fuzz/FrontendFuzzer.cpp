@@ -44,6 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     auto *ctx = new mlir::MLIRContext();
     ctx->disableMultithreading();
     loadDialects(*ctx);
+    // Verifier messages are not wanted; a failure is reported below instead.
+    ctx->getDiagEngine().registerHandler([](mlir::Diagnostic &) { return mlir::success(); });
     return ctx;
   }();
 
@@ -66,7 +68,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   printModels(models, os);
 
   mlir::OwningOpRef<mlir::ModuleOp> ir = mlirGen(*context, models, sourceMgr, "fuzz.seq");
-  context->getDiagEngine().registerHandler([](mlir::Diagnostic &) { return mlir::success(); });
   if (mlir::failed(mlir::verify(*ir))) {
     llvm::errs() << "generated IR failed to verify for:\n"
                  << llvm::StringRef(reinterpret_cast<const char *>(data), size) << "\n";
