@@ -10,7 +10,7 @@ from lit.llvm import llvm_config
 config.name = "seqc"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".seq", ".test"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "corpus", "example_format.py"]
+config.excludes = ['lib', "lit.cfg.py", "lit.site.cfg.py", "Inputs", "corpus", "example_format.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.seqc_obj_root, "test")
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"

@@ -1,24 +1,35 @@
-//===- seq-opt.cpp - mlir-opt with the rec dialect ------------------------===//
+//===- seq-opt.cpp - mlir-opt with the rec dialect and seqc's passes -------===//
 //
-// Parses, verifies, transforms and prints rec IR. The registry holds exactly
-// the dialects a model's IR uses, plus func for tests that need a caller.
+// Parses, verifies, transforms and prints rec IR: upstream's dialects and
+// passes, the rec dialect, its rewrites (rec-hoist, rec-to-scan), the
+// conversions (convert-rec-to-cpu, convert-parallel-to-runtime) and the
+// test-only passes of test/lib.
 //
 //===----------------------------------------------------------------------===//
+#include "Passes.h"
 #include "RecDialect.h"
 #include "RecOps.h"
+#include "seqc/Conversion/Passes.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
-#include "mlir/Transforms/Passes.h"
+
+namespace seqc::test {
+void registerTestRecurrenceAnalysisPass();
+} // namespace seqc::test
 
 int main(int argc, char **argv) {
-  mlir::registerCanonicalizerPass();
-  mlir::registerCSEPass();
+  mlir::registerAllPasses();
+  mlir::rec::registerRecPasses();
+  seqc::registerSeqcConversionPasses();
+  seqc::test::registerTestRecurrenceAnalysisPass();
   mlir::DialectRegistry registry;
-  registry.insert<mlir::rec::RecDialect, mlir::arith::ArithDialect, mlir::math::MathDialect,
-                  mlir::linalg::LinalgDialect, mlir::tensor::TensorDialect,
-                  mlir::func::FuncDialect>();
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::rec::RecDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "seq-opt: the rec dialect's optimizer driver\n", registry));
 }

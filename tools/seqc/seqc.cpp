@@ -15,10 +15,18 @@
 #include "seqc/Frontend/Parser.h"
 #include "seqc/Frontend/Sema.h"
 
+#include "seqc/Target/CPUTarget.h"
+
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -26,8 +34,12 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/Program.h"
+
 #include <cmath>
+#include <dlfcn.h>
 #include <optional>
+#include <utility>
 
 using namespace seqc;
 
@@ -310,6 +322,275 @@ int runInterpreter(const Options &opts, const Model &model) {
   return 0;
 }
 
+/// A context that knows every dialect and interface the pipeline touches.
+void prepareContext(mlir::MLIRContext &context) {
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+  registry.insert<mlir::rec::RecDialect>();
+  context.appendDialectRegistry(registry);
+  context.loadAllAvailableDialects();
+}
+
+Form formOf(const std::string &name) {
+  return llvm::StringSwitch<Form>(name)
+      .Case("sequential", Form::Sequential)
+      .Case("scan", Form::Scan)
+      .Case("chunk", Form::Chunk)
+      .Case("newton", Form::Newton)
+      .Default(Form::Auto);
+}
+
+void printForms(const std::vector<FormReport> &report, llvm::raw_ostream &os,
+                llvm::StringRef prefix) {
+  for (const FormReport &entry : report) {
+    os << prefix << "model " << entry.model << ": state " << entry.state << ": " << entry.form;
+    if (!entry.why.empty())
+      os << " (" << entry.why << ")";
+    os << "\n";
+  }
+}
+
+/// Compiled output of one run of the pipeline, in memory.
+struct Compiled {
+  std::string text;
+  llvm::SmallVector<char, 0> binary;
+  bool isBinary = false;
+};
+
+/// Runs the compiler from the checked models to `emit`. Diagnostics go to
+/// stderr; returns false on any error.
+bool runCompiler(const Options &opts, const std::vector<const Model *> &models,
+                 llvm::SourceMgr &sourceMgr, const std::string &emit, Compiled &result) {
+  mlir::MLIRContext context;
+  prepareContext(context);
+  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  mlir::OwningOpRef<mlir::ModuleOp> ir = mlirGen(context, models, sourceMgr, opts.input);
+  if (mlir::failed(mlir::verify(*ir))) {
+    llvm::errs() << opts.input << ": error: internal error: the generated rec IR does not "
+                                  "verify (please report this with the model)\n";
+    return false;
+  }
+  llvm::raw_string_ostream os(result.text);
+  if (emit == "rec") {
+    ir->print(os);
+    return true;
+  }
+  if (emit == "header") {
+    emitHeader(*ir, llvm::sys::path::stem(opts.input), os);
+    return true;
+  }
+  if (opts.target == "nvptx") {
+    llvm::errs() << "seqc: error: --target nvptx is not implemented yet\n";
+    return false;
+  }
+  std::vector<FormReport> report;
+  std::string error;
+  if (mlir::failed(applyForms(*ir, formOf(opts.form), report, error))) {
+    if (!error.empty())
+      llvm::errs() << "seqc: error: " << error << "\n";
+    return false;
+  }
+  if (opts.verbose)
+    printForms(report, llvm::errs(), "seqc: ");
+  if (emit == "forms") {
+    printForms(report, os, "// ");
+    ir->print(os);
+    return true;
+  }
+  if (mlir::failed(lowerToLLVMDialect(*ir))) {
+    llvm::errs() << opts.input << ": error: internal error: lowering failed (please report "
+                                  "this with the model)\n";
+    return false;
+  }
+  if (emit == "lowered") {
+    ir->print(os);
+    return true;
+  }
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> module =
+      translateToLLVMIR(*ir, llvmContext, opts.optLevel, error);
+  if (!module) {
+    llvm::errs() << "seqc: error: " << error << "\n";
+    return false;
+  }
+  if (emit == "llvm") {
+    module->print(os, nullptr);
+    return true;
+  }
+  llvm::raw_svector_ostream binary(result.binary);
+  result.isBinary = emit == "obj";
+  if (!emitMachineCode(*module, binary, emit == "asm", opts.optLevel, error)) {
+    llvm::errs() << "seqc: error: " << error << "\n";
+    return false;
+  }
+  return true;
+}
+
+int compile(const Options &opts, const std::vector<const Model *> &models,
+            llvm::SourceMgr &sourceMgr) {
+  std::string emit = opts.emit.empty() ? (opts.target == "nvptx" ? "ptx" : "obj") : opts.emit;
+  if (emit == "ast") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    printModels(models, os);
+    return writeOutput(opts.output, text) ? 0 : 1;
+  }
+  if (emit == "ptx") {
+    llvm::errs() << "seqc: error: --emit ptx is not implemented yet (--target nvptx comes "
+                    "with the GPU code generator)\n";
+    return 1;
+  }
+  Compiled result;
+  if (!runCompiler(opts, models, sourceMgr, emit, result))
+    return 1;
+  if (!result.isBinary)
+    return writeOutput(opts.output, result.text) ? 0 : 1;
+  // An object file never goes to a terminal: by default FILE.o beside the cwd.
+  std::string path = opts.output;
+  if (path.empty())
+    path = (llvm::sys::path::stem(opts.input) + ".o").str();
+  return writeOutput(path, llvm::StringRef(result.binary.data(), result.binary.size())) ? 0 : 1;
+}
+
+//===----------------------------------------------------------------------===//
+// seqc check
+//===----------------------------------------------------------------------===//
+
+template <size_t... I>
+int callKernel(void *symbol, int64_t B, int64_t T, void **args, std::index_sequence<I...>) {
+  using Kernel = int (*)(int64_t, int64_t, decltype((void)I, static_cast<void *>(nullptr))...);
+  return reinterpret_cast<Kernel>(symbol)(B, T, args[I]...);
+}
+
+/// Calls M_forward(B, T, args[0..n)) with exactly n pointer arguments.
+template <size_t N>
+int dispatchKernel(void *symbol, int64_t B, int64_t T, void **args, size_t n) {
+  if (n == N)
+    return callKernel(symbol, B, T, args, std::make_index_sequence<N>{});
+  if constexpr (N > 0)
+    return dispatchKernel<N - 1>(symbol, B, T, args, n);
+  return -1;
+}
+constexpr size_t kMaxKernelArgs = 64;
+
+double tolerance(const std::string &form) { return form == "chunk" || form == "newton" ? 1e-3 : 1e-4; }
+
+int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &sourceMgr) {
+  if (llvm::Error err = checkRunSize(model, opts.B, opts.T)) {
+    llvm::errs() << "seqc: error: " << llvm::toString(std::move(err)) << "\n";
+    return 1;
+  }
+  Compiled object;
+  if (!runCompiler(opts, {&model}, sourceMgr, "obj", object))
+    return 1;
+
+  // Link a temporary shared library, as a user would: cc -shared M.o.
+  llvm::SmallString<128> dir;
+  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("seqc-check", dir)) {
+    llvm::errs() << "seqc: error: cannot create a temporary directory: " << ec.message() << "\n";
+    return 1;
+  }
+  std::string objectPath = (dir + "/" + model.name + ".o").str();
+  std::string libraryPath = (dir + "/lib" + model.name + ".so").str();
+  auto cleanup = llvm::make_scope_exit([&] {
+    llvm::sys::fs::remove(objectPath);
+    llvm::sys::fs::remove(libraryPath);
+    llvm::sys::fs::remove(dir);
+  });
+  if (!writeOutput(objectPath, llvm::StringRef(object.binary.data(), object.binary.size())))
+    return 1;
+  llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
+  if (!cc)
+    cc = llvm::sys::findProgramByName("clang-" + std::to_string(LLVM_VERSION_MAJOR));
+  if (!cc) {
+    llvm::errs() << "seqc: error: 'seqc check' needs a C compiler ('cc') to link the kernel\n";
+    return 1;
+  }
+  std::string linkError;
+  int linkStatus = llvm::sys::ExecuteAndWait(
+      *cc, {*cc, "-shared", objectPath, "-o", libraryPath, "-lm", "-lpthread"}, std::nullopt,
+      {}, 0, 0, &linkError);
+  if (linkStatus != 0) {
+    llvm::errs() << "seqc: error: linking the kernel failed" << (linkError.empty() ? "" : ": ")
+                 << linkError << "\n";
+    return 1;
+  }
+  void *library = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    llvm::errs() << "seqc: error: cannot load the kernel: " << dlerror() << "\n";
+    return 1;
+  }
+  auto unload = llvm::make_scope_exit([&] { dlclose(library); });
+  std::string entry = model.name + "_forward";
+  void *symbol = dlsym(library, entry.c_str());
+  if (!symbol) {
+    llvm::errs() << "seqc: error: the kernel has no symbol " << entry << "\n";
+    return 1;
+  }
+
+  ModelData data = drawData(model, opts.B, opts.T, opts.seed);
+  auto toFloat = [](const Array &a) {
+    return std::vector<float>(a.data.begin(), a.data.end());
+  };
+  std::vector<std::vector<float>> buffers;
+  for (const auto *group : {&data.inputs, &data.params, &data.initialStates})
+    for (const Array &a : *group)
+      buffers.push_back(toFloat(a));
+  llvm::Expected<ModelResult> reference = interpret(model, data);
+  if (!reference) {
+    llvm::errs() << "seqc: error: " << llvm::toString(reference.takeError()) << "\n";
+    return 1;
+  }
+  size_t firstResult = buffers.size();
+  for (const auto *group : {&reference->outputs, &reference->finalStates})
+    for (const Array &a : *group)
+      buffers.push_back(std::vector<float>(a.data.size(), std::nanf("")));
+  std::vector<void *> args;
+  for (auto &buffer : buffers)
+    args.push_back(buffer.data());
+  if (args.size() > kMaxKernelArgs) {
+    llvm::errs() << "seqc: error: 'seqc check' handles at most " << kMaxKernelArgs
+                 << " arrays per model\n";
+    return 1;
+  }
+  int status = dispatchKernel<kMaxKernelArgs>(symbol, opts.B, opts.T, args.data(), args.size());
+  llvm::outs() << "model " << model.name << ": form " << opts.form << ", B=" << opts.B
+               << " T=" << opts.T << " seed=" << opts.seed << "\n";
+  if (status != 0) {
+    llvm::outs() << "kernel returned " << status << "\nFAIL\n";
+    return 1;
+  }
+  double limit = tolerance(opts.form);
+  bool pass = true;
+  size_t next = firstResult;
+  auto compare = [&](llvm::StringRef role, llvm::StringRef name, const Array &expected) {
+    const std::vector<float> &actual = buffers[next++];
+    double maxError = 0, maxReference = 0;
+    for (size_t i = 0; i < expected.data.size(); ++i) {
+      double error = std::fabs(double(actual[i]) - expected.data[i]);
+      if (!(error <= maxError)) // NaN counts as infinitely wrong
+        maxError = std::isnan(error) ? INFINITY : error;
+      maxReference = std::max(maxReference, std::fabs(expected.data[i]));
+    }
+    double relative = maxError / (1 + maxReference);
+    bool ok = relative <= limit;
+    pass &= ok;
+    llvm::outs() << llvm::format("  %-6s %-12s max abs error %.3e, / (1 + max|ref| %.3g) = %.3e %s\n",
+                                 role.str().c_str(), name.str().c_str(), maxError, maxReference,
+                                 relative, ok ? "ok" : "TOO LARGE");
+  };
+  for (size_t i = 0; i < model.outputs.size(); ++i)
+    compare("output", model.outputs[i].name, reference->outputs[i]);
+  for (size_t i = 0; i < model.states.size(); ++i)
+    compare("final", model.states[i].name, reference->finalStates[i]);
+  llvm::outs() << "tolerance " << llvm::format("%.0e", limit) << "\n"
+               << (pass ? "PASS" : "FAIL") << "\n";
+  return pass ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -377,34 +658,7 @@ int main(int argc, char **argv) {
       describeModel(*m, llvm::errs());
   if (opts.command == Options::Run)
     return runInterpreter(opts, *models[0]);
-  if (opts.command == Options::Check) {
-    llvm::errs() << "seqc: error: 'seqc check' needs the code generator, which is not "
-                    "implemented yet; use 'seqc run' for the reference interpreter\n";
-    return 1;
-  }
-
-  std::string emit = opts.emit.empty() ? (opts.target == "nvptx" ? "ptx" : "obj") : opts.emit;
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  if (emit == "ast") {
-    printModels(models, os);
-    return writeOutput(opts.output, text) ? 0 : 1;
-  }
-  if (emit != "rec") {
-    llvm::errs() << "seqc: error: --emit " << emit
-                 << " is not implemented yet (implemented: ast, rec)\n";
-    return 1;
-  }
-  mlir::MLIRContext context;
-  mlir::OwningOpRef<mlir::ModuleOp> ir = mlirGen(context, models, sourceMgr, opts.input);
-  {
-    mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-    if (mlir::failed(mlir::verify(*ir))) {
-      llvm::errs() << opts.input << ": error: internal error: the generated rec IR does not "
-                                    "verify (please report this with the model)\n";
-      return 1;
-    }
-  }
-  ir->print(os);
-  return writeOutput(opts.output, text) ? 0 : 1;
+  if (opts.command == Options::Check)
+    return checkKernel(opts, *models[0], sourceMgr);
+  return compile(opts, models, sourceMgr);
 }

@@ -212,13 +212,17 @@ void RecurrenceOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
     if (!name.empty())
       setNameFn(getResult(i), name + "_final");
   }
-  // Output names live on the model, in yield order.
+  // Output names live on the model, in the order rec.return takes them; a
+  // sequence that is not returned (after rec-hoist or rec-to-scan) keeps a
+  // number.
   auto model = (*this)->getParentOfType<ModelOp>();
   if (!model)
     return;
   ArrayAttr outputs = model.getOutputNames();
-  for (unsigned i = getNumStates(), j = 0; i < getNumResults() && j < outputs.size(); ++i, ++j)
-    setNameFn(getResult(i), cast<StringAttr>(outputs[j]).getValue());
+  for (unsigned i = getNumStates(); i < getNumResults(); ++i)
+    for (OpOperand &use : getResult(i).getUses())
+      if (isa<ReturnOp>(use.getOwner()) && use.getOperandNumber() < outputs.size())
+        setNameFn(getResult(i), cast<StringAttr>(outputs[use.getOperandNumber()]).getValue());
 }
 
 LogicalResult RecurrenceOp::verify() {
@@ -309,6 +313,35 @@ LogicalResult AttentionOp::verify() {
   auto window = static_cast<int64_t>(getWindow());
   if (window < 0)
     return emitOpError() << "needs window >= 0 (0 = unbounded), got " << window;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ScanOp
+//===----------------------------------------------------------------------===//
+
+void ScanOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getStates(), "states");
+  setNameFn(getFinalState(), "final");
+}
+
+LogicalResult ScanOp::verify() {
+  auto seq = cast<RankedTensorType>(getCoefficients().getType());
+  if (seq.getRank() < 2)
+    return emitOpError() << "needs coefficient sequences of rank at least 2 (batch, time), got "
+                         << seq;
+  if (!seq.getElementType().isF32())
+    return emitOpError() << "needs f32 sequences, got " << seq;
+  Type expected = RankedTensorType::get(
+      [&] {
+        SmallVector<int64_t> shape = {seq.getDimSize(0)};
+        shape.append(seq.getShape().begin() + 2, seq.getShape().end());
+        return shape;
+      }(),
+      seq.getElementType());
+  if (getInit().getType() != expected)
+    return emitOpError() << "initial state has type " << getInit().getType()
+                         << "; the sequences " << seq << " need " << expected;
   return success();
 }
 

@@ -2,7 +2,7 @@
 //
 // rec.model, rec.recurrence and their terminators, and rec.attention, the one
 // step operation with an implicit state of its own (the key/value history).
-// The rewrites of later stages (rec.scan, rec.chunked, rec.newton) join here.
+// rec.scan is the parallel-scan form; rec.chunked and rec.newton join later.
 //
 //===----------------------------------------------------------------------===//
 #ifndef REC_OPS
@@ -170,6 +170,39 @@ def Rec_AttentionOp : Rec_Op<"attention", [HasParent<"RecurrenceOp">]> {
   let assemblyFormat = [{
     $q `,` $k `,` $v attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result)
   }];
+  let hasVerifier = 1;
+}
+
+def Rec_ScanOp : Rec_Op<"scan", [Pure, AllTypesMatch<["coefficients", "offsets", "states"]>,
+    AllTypesMatch<["init", "final_state"]>,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
+  let summary = "the elementwise affine scan h[t] = a[t] * h[t-1] + b[t] over time";
+  let description = [{
+    For every batch row and every element, computes
+    h[t] = a[t] * h[t-1] + b[t] for t = 0 .. T-1, with h[-1] = `init`. The
+    combine (a, b) o (a', b') = (a a', a' b + b') is associative, which is what
+    lets a lowering split time across threads or GPU blocks. `coefficients`
+    and `offsets` are `tensor<BxTx...>`; `init` and the final state drop the
+    time axis. Results: every state h[0..T-1] (typed as the coefficients),
+    then h[T-1] (h[-1] when T = 0).
+
+    ```mlir
+    %hs, %hT = rec.scan %a, %b, init %h0 : tensor<?x?x4xf32>, tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$coefficients, AnyRankedTensor:$offsets,
+                       AnyRankedTensor:$init);
+  let results = (outs AnyRankedTensor:$states, AnyRankedTensor:$final_state);
+  let assemblyFormat = [{
+    $coefficients `,` $offsets `,` `init` $init attr-dict `:` type($coefficients) `,` type($init)
+  }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$coefficients, "::mlir::Value":$offsets,
+                   "::mlir::Value":$init), [{
+      build($_builder, $_state, coefficients.getType(), init.getType(), coefficients,
+            offsets, init);
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

@@ -290,3 +290,27 @@ rec.model @m(%B: i64, %T: index, %x: tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>)
                 state_init = array<f64>} {
   rec.return %x : tensor<?x?x4xf32>
 }
+
+// -----
+
+func.func @scan_rank(%a: tensor<?xf32>, %h0: tensor<?xf32>) {
+  // expected-error @+1 {{'rec.scan' op needs coefficient sequences of rank at least 2 (batch, time), got 'tensor<?xf32>'}}
+  %s, %f = rec.scan %a, %a, init %h0 : tensor<?xf32>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @scan_f64(%a: tensor<?x?xf64>, %h0: tensor<?xf64>) {
+  // expected-error @+1 {{'rec.scan' op needs f32 sequences, got 'tensor<?x?xf64>'}}
+  %s, %f = rec.scan %a, %a, init %h0 : tensor<?x?xf64>, tensor<?xf64>
+  return
+}
+
+// -----
+
+func.func @scan_init(%a: tensor<?x?x4xf32>, %h0: tensor<?x8xf32>) {
+  // expected-error @+1 {{'rec.scan' op initial state has type 'tensor<?x8xf32>'; the sequences 'tensor<?x?x4xf32>' need 'tensor<?x4xf32>'}}
+  %s, %f = rec.scan %a, %a, init %h0 : tensor<?x?x4xf32>, tensor<?x8xf32>
+  return
+}

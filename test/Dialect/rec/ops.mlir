@@ -74,3 +74,15 @@ rec.model @counter(%B: index, %T: index, %n0: tensor<?xf32>) -> (tensor<?x?xf32>
   }
   rec.return %ys, %nT : tensor<?x?xf32>, tensor<?xf32>
 }
+
+// The scan form: an elementwise affine scan, outside any recurrence.
+// CHECK-LABEL: rec.model @scanned
+// CHECK: %[[S:.*]], %[[F:.*]] = rec.scan %{{.*}}, %{{.*}}, init %{{.*}} : tensor<?x?x4xf32>, tensor<?x4xf32>
+// CHECK: rec.return %[[S]], %[[F]] : tensor<?x?x4xf32>, tensor<?x4xf32>
+rec.model @scanned(%B: index, %T: index, %a: tensor<?x?x4xf32>, %b: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>)
+    -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
+    attributes {input_names = ["a", "b"], param_names = [], state_names = ["h"],
+                output_names = ["y"], state_init = array<f64: 0.0>} {
+  %hs, %hT = rec.scan %a, %b, init %h0 : tensor<?x?x4xf32>, tensor<?x4xf32>
+  rec.return %hs, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
+}

@@ -1,0 +1,90 @@
+//===- RecurrenceAnalysis.h - How each state of a recurrence recurs -------===//
+//
+// The one classification of a rec.recurrence that the rewrites, --emit forms
+// and -v all read: for each state, whether its update is affine in itself with
+// an elementwise coefficient (the scan form), linear but through contractions
+// (the delta rule: the chunkwise form), or nonlinear (the Newton form); and
+// which operations of the step depend on no state at all (what rec-hoist moves
+// out). The affine decomposition that proves a state scannable is also what
+// rec-to-scan uses to build the coefficient and the offset, so the decision and
+// the rewrite cannot disagree.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQC_ANALYSIS_RECURRENCEANALYSIS_H
+#define SEQC_ANALYSIS_RECURRENCEANALYSIS_H
+
+#include "RecOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseSet.h"
+
+#include <optional>
+#include <string>
+
+namespace seqc {
+
+enum class StateKind {
+  /// h = a * h + b with a, b free of every state: a parallel scan.
+  ElementwiseAffine,
+  /// Linear in the state, but through contractions (the delta rule).
+  Linear,
+  /// Anything else, or coupled with another state.
+  Nonlinear,
+};
+
+const char *stateKindName(StateKind kind);
+
+struct StateInfo {
+  std::string name;
+  StateKind kind = StateKind::Nonlinear;
+  /// Why the state is not elementwise-affine ("" when it is).
+  std::string reason;
+};
+
+/// a * state + b, with null meaning 1 for `coefficient` and 0 for `offset`.
+struct AffineParts {
+  mlir::Value coefficient;
+  mlir::Value offset;
+};
+
+class RecurrenceAnalysis {
+public:
+  explicit RecurrenceAnalysis(mlir::Operation *op);
+
+  mlir::rec::RecurrenceOp getRecurrence() const { return recurrence; }
+  llvm::ArrayRef<StateInfo> getStates() const { return states; }
+  /// True when the step holds rec.attention, whose key/value history is a
+  /// state of its own that no form but the sequential one handles yet.
+  bool hasImplicitState() const { return implicitState; }
+  /// True when an output reads a state's value from before the step's update
+  /// (rec-to-scan hands the outputs only the updated states).
+  bool outputsReadOldState() const { return oldStateReadByOutputs; }
+  /// True when every state is elementwise-affine and there is no implicit state.
+  bool isScannable() const;
+  /// Why isScannable() is false ("" when it is true).
+  std::string whyNotScannable() const;
+  /// True when `op` (in the step) depends on no state, directly or through
+  /// its operands.
+  bool isStateIndependent(mlir::Operation *op) const { return !stateDependent.contains(op); }
+  bool isStateIndependent(mlir::Value value) const;
+
+  /// Writes the IR for the coefficient and offset of state `index`'s update at
+  /// the builder's insertion point (inside the step). Only for
+  /// ElementwiseAffine states.
+  AffineParts buildAffineParts(mlir::OpBuilder &builder, unsigned index) const;
+
+private:
+  mutable mlir::rec::RecurrenceOp recurrence;
+  llvm::SmallVector<StateInfo> states;
+  llvm::DenseSet<mlir::Operation *> stateDependent;
+  bool implicitState = false;
+  bool oldStateReadByOutputs = false;
+};
+
+/// The name of the model-level value a recurrence operand comes from (a state,
+/// input or param name), or "" when it has none.
+std::string modelNameOf(mlir::Value value);
+
+} // namespace seqc
+
+#endif // SEQC_ANALYSIS_RECURRENCEANALYSIS_H

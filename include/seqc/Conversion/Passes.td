@@ -1,0 +1,50 @@
+//===- Passes.td - Conversions out of the rec dialect ------*- tablegen -*-===//
+//
+// From rec to loops over tensors with the kernel ABI (convert-rec-to-cpu), and
+// from parallel loops to calls of the seqc runtime's parallel-for.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQC_CONVERSION_PASSES
+#define SEQC_CONVERSION_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertRecToCPU : Pass<"convert-rec-to-cpu", "::mlir::ModuleOp"> {
+  let summary = "lowers rec models to ABI functions with loops over tensors";
+  let description = [{
+    Every `rec.model @M` becomes `func.func @M_forward(i64 B, i64 T,
+    !llvm.ptr...) -> i32`, the C ABI of language.md section 5: it checks the
+    sizes and pointers, wraps the caller's arrays as memrefs, and runs the
+    model on tensors. A recurrence with states runs in order over time with
+    `scf.for`, in parallel over the batch with `scf.forall`; a stateless one
+    (hoisted or post-processing work) in parallel over batch and time;
+    `rec.scan` in parallel over the batch, streaming over time;
+    `rec.attention` keeps its key/value history in a buffer per batch row.
+    One-Shot Bufferize then turns the tensors into the caller's buffers.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def ConvertParallelToRuntime : Pass<"convert-parallel-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "runs outermost scf.parallel loops on the seqc runtime's threads";
+  let description = [{
+    The body of each outermost `scf.parallel` becomes a function
+    `void(void *ctx, int64_t begin, int64_t end)` over a range of the
+    flattened iteration space; the values it uses from above travel in a
+    struct on the caller's stack. The loop becomes a call of
+    `seqc_parallel_for(n, fn, ctx, cost)` (runtime/seqc_runtime.c), which
+    splits the range across at most SEQC_NUM_THREADS threads, or runs it
+    inline when `cost` (an estimate of the work, in arithmetic operations)
+    is too small to pay for threads.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect"];
+}
+
+#endif // SEQC_CONVERSION_PASSES

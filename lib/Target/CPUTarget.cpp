@@ -1,0 +1,284 @@
+//===- CPUTarget.cpp - From rec models to forms, LLVM IR, objects, headers ===//
+//
+// The pipeline after the front end. The forms are seqc's own passes; from
+// there on the lowering is upstream's (bufferization, loops, the LLVM
+// conversions) with two passes of ours: convert-rec-to-cpu before and
+// convert-parallel-to-runtime in the middle. The LLVM module then gets the
+// runtime's bitcode, internal linkage for all but the entry points, and the
+// O3 pipeline for the host CPU (the kernels are built like -march=native).
+//
+//===----------------------------------------------------------------------===//
+#include "seqc/Target/CPUTarget.h"
+
+#include "Passes.h"
+#include "RecOps.h"
+#include "seqc/Analysis/RecurrenceAnalysis.h"
+#include "seqc/Conversion/Passes.h"
+
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/Linker/Linker.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+#include "SeqcRuntimeBitcode.inc"
+
+using namespace mlir;
+
+namespace seqc {
+
+static void registerPipelinePasses() {
+  static bool registered = [] {
+    registerAllPasses();
+    rec::registerRecPasses();
+    registerSeqcConversionPasses();
+    return true;
+  }();
+  (void)registered;
+}
+
+/// Runs `pipeline`, the passes to nest in a module-anchored pass manager.
+static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
+  registerPipelinePasses();
+  PassManager pm(module.getContext());
+  std::string error;
+  llvm::raw_string_ostream errorStream(error);
+  if (failed(parsePassPipeline(pipeline, pm, errorStream))) {
+    module.emitError() << "internal error: bad pipeline: " << error;
+    return failure();
+  }
+  return pm.run(module);
+}
+
+static const char *stateFormName(StateKind kind) {
+  switch (kind) {
+  case StateKind::ElementwiseAffine:
+    return "scan";
+  case StateKind::Linear:
+    return "chunk";
+  case StateKind::Nonlinear:
+    return "newton";
+  }
+  return "?";
+}
+
+LogicalResult applyForms(ModuleOp module, Form form, std::vector<FormReport> &report,
+                         std::string &error) {
+  if (form == Form::Chunk || form == Form::Newton) {
+    error = std::string("--form ") + (form == Form::Chunk ? "chunk" : "newton") +
+            " is not implemented yet; use --form sequential, scan or auto";
+    return failure();
+  }
+  // One analysis per recurrence, read for both the decision and the report.
+  for (auto model : module.getOps<rec::ModelOp>()) {
+    bool failedHere = false;
+    model.walk([&](rec::RecurrenceOp op) {
+      RecurrenceAnalysis analysis(op);
+      bool scan = form != Form::Sequential && analysis.isScannable();
+      if (form == Form::Scan && !analysis.isScannable() && !failedHere &&
+          (op.getNumStates() > 0 || analysis.hasImplicitState())) {
+        model.emitError() << "model '" << model.getSymName()
+                          << "' cannot take the scan form: " << analysis.whyNotScannable();
+        failedHere = true;
+      }
+      for (const StateInfo &state : analysis.getStates()) {
+        FormReport entry{model.getSymName().str(), state.name, scan ? "scan" : "sequential",
+                         ""};
+        if (scan)
+          entry.why = "affine in itself with an elementwise coefficient";
+        else if (form == Form::Sequential)
+          entry.why = "--form sequential";
+        else if (!analysis.isScannable())
+          entry.why = analysis.whyNotScannable() + std::string("; the ") +
+                      stateFormName(state.kind) + " form would apply but is not built yet";
+        report.push_back(entry);
+      }
+      if (analysis.hasImplicitState())
+        report.push_back({model.getSymName().str(), "(attention history)", "sequential",
+                          "the chunked attention kernel is not built yet"});
+    });
+    if (failedHere)
+      return failure();
+  }
+  std::string pipeline = "rec.model(";
+  if (form != Form::Sequential)
+    pipeline += "rec-to-scan,";
+  pipeline += "rec-hoist,canonicalize,cse)";
+  return runPipeline(module, pipeline);
+}
+
+LogicalResult lowerToLLVMDialect(ModuleOp module) {
+  // Elementwise ops become linalg and fuse before bufferization; the forall
+  // loops become scf.parallel for the runtime after it; memref copies that
+  // are not contiguous become loops (linalg.copy) instead of calls to
+  // MLIR's C runner utilities, which a user's program does not link.
+  return runPipeline(
+      module,
+      "convert-rec-to-cpu,canonicalize,cse,"
+      "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
+      "eliminate-empty-tensors,"
+      "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
+      "buffer-deallocation-pipeline,canonicalize,"
+      "scf-forall-to-parallel,convert-parallel-to-runtime,"
+      "func.func(convert-linalg-to-loops),"
+      "expand-strided-metadata,lower-affine,canonicalize,cse,"
+      "convert-scf-to-cf,convert-math-to-llvm,convert-math-to-libm,"
+      "finalize-memref-to-llvm,convert-to-llvm,reconcile-unrealized-casts");
+}
+
+static llvm::TargetMachine *hostTargetMachine(int optLevel, std::string &error) {
+  static bool initialised = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)initialised;
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  llvm::SubtargetFeatures features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    features.AddFeature(feature.first(), feature.second);
+  llvm::TargetOptions options;
+  auto level = optLevel <= 0   ? llvm::CodeGenOptLevel::None
+               : optLevel == 1 ? llvm::CodeGenOptLevel::Less
+               : optLevel == 2 ? llvm::CodeGenOptLevel::Default
+                               : llvm::CodeGenOptLevel::Aggressive;
+  return target->createTargetMachine(triple, llvm::sys::getHostCPUName(),
+                                     features.getString(), options, llvm::Reloc::PIC_,
+                                     std::nullopt, level);
+}
+
+std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module, llvm::LLVMContext &context,
+                                                int optLevel, std::string &error) {
+  std::unique_ptr<llvm::Module> llvmModule = translateModuleToLLVMIR(module, context);
+  if (!llvmModule) {
+    error = "internal error: translation to LLVM IR failed";
+    return nullptr;
+  }
+  auto runtime = llvm::parseBitcodeFile(
+      llvm::MemoryBufferRef(
+          llvm::StringRef(reinterpret_cast<const char *>(kSeqcRuntimeBitcode),
+                          kSeqcRuntimeBitcodeSize),
+          "seqc_runtime.bc"),
+      context);
+  if (!runtime) {
+    error = "internal error: cannot read the runtime bitcode: " +
+            llvm::toString(runtime.takeError());
+    return nullptr;
+  }
+  std::unique_ptr<llvm::TargetMachine> machine(hostTargetMachine(optLevel, error));
+  if (!machine)
+    return nullptr;
+  (*runtime)->setDataLayout(machine->createDataLayout());
+  (*runtime)->setTargetTriple(machine->getTargetTriple());
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(machine->getTargetTriple());
+  if (llvm::Linker::linkModules(*llvmModule, std::move(*runtime))) {
+    error = "internal error: cannot link the runtime";
+    return nullptr;
+  }
+  // Two seqc objects must link together: only the entry points are global.
+  for (llvm::Function &function : llvmModule->functions())
+    if (!function.isDeclaration() && !function.getName().ends_with("_forward"))
+      function.setLinkage(llvm::GlobalValue::InternalLinkage);
+  for (llvm::GlobalVariable &global : llvmModule->globals())
+    if (!global.isDeclaration())
+      global.setLinkage(llvm::GlobalValue::InternalLinkage);
+  llvmModule->setPICLevel(llvm::PICLevel::BigPIC);
+
+  if (optLevel > 0) {
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    llvm::PassBuilder builder(machine.get());
+    builder.registerModuleAnalyses(mam);
+    builder.registerCGSCCAnalyses(cgam);
+    builder.registerFunctionAnalyses(fam);
+    builder.registerLoopAnalyses(lam);
+    builder.crossRegisterProxies(lam, fam, cgam, mam);
+    auto level = optLevel == 1   ? llvm::OptimizationLevel::O1
+                 : optLevel == 2 ? llvm::OptimizationLevel::O2
+                                 : llvm::OptimizationLevel::O3;
+    builder.buildPerModuleDefaultPipeline(level).run(*llvmModule, mam);
+  }
+  return llvmModule;
+}
+
+bool emitMachineCode(llvm::Module &module, llvm::raw_pwrite_stream &out, bool assembly,
+                     int optLevel, std::string &error) {
+  std::unique_ptr<llvm::TargetMachine> machine(hostTargetMachine(optLevel, error));
+  if (!machine)
+    return false;
+  llvm::legacy::PassManager pm;
+  if (machine->addPassesToEmitFile(pm, out, nullptr,
+                                   assembly ? llvm::CodeGenFileType::AssemblyFile
+                                            : llvm::CodeGenFileType::ObjectFile)) {
+    error = "internal error: the target cannot emit this file type";
+    return false;
+  }
+  pm.run(module);
+  return true;
+}
+
+static std::string shapeComment(Type type, unsigned leading) {
+  auto tensor = cast<RankedTensorType>(type);
+  std::string text = leading == 2 ? "[B, T" : leading == 1 ? "[B" : "[";
+  bool first = leading == 0;
+  for (int64_t d : tensor.getShape().drop_front(leading)) {
+    text += first ? "" : ", ";
+    text += std::to_string(d);
+    first = false;
+  }
+  return text + "]";
+}
+
+void emitHeader(ModuleOp module, StringRef guardName, llvm::raw_ostream &out) {
+  std::string guard;
+  for (char c : guardName)
+    guard += std::isalnum(static_cast<unsigned char>(c)) ? char(std::toupper(c)) : '_';
+  guard += "_SEQC_H";
+  out << "/* Generated by seqc. Kernels of " << guardName << ".\n"
+      << " * Every array is dense, row-major float32. Returns 0 on success, 1 when\n"
+      << " * B < 0 or T < 0, 2 when B * T > 0 and an input, param or output pointer\n"
+      << " * is NULL. An initial state may be NULL (its declared value), a final state\n"
+      << " * may be NULL (not wanted). Thread count: SEQC_NUM_THREADS (default: all\n"
+      << " * online cores). */\n"
+      << "#ifndef " << guard << "\n#define " << guard << "\n\n#include <stdint.h>\n\n"
+      << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
+  for (auto model : module.getOps<rec::ModelOp>()) {
+    auto types = model.getArgumentTypes().drop_front(rec::ModelOp::kNumSizeArgs);
+    auto results = model.getResultTypes();
+    out << "int " << model.getSymName() << "_forward(int64_t B, int64_t T";
+    unsigned index = 0;
+    auto emit = [&](ArrayAttr names, StringRef qualifier, StringRef suffix, ArrayRef<Type> ts,
+                    unsigned leading) {
+      for (auto [name, type] : llvm::zip(names, ts))
+        out << ",\n    " << qualifier << "float *" << cast<StringAttr>(name).getValue() << suffix
+            << " /* " << shapeComment(type, leading) << " */";
+    };
+    unsigned nIn = model.getNumInputs(), nPar = model.getNumParams(),
+             nSt = model.getNumStates(), nOut = model.getNumOutputs();
+    emit(model.getInputNames(), "const ", "", types.take_front(nIn), 2);
+    emit(model.getParamNames(), "const ", "", types.slice(nIn, nPar), 0);
+    emit(model.getStateNames(), "const ", "_init", types.slice(nIn + nPar, nSt), 1);
+    emit(model.getOutputNames(), "", "", results.take_front(nOut), 2);
+    emit(model.getStateNames(), "", "_final", results.take_back(nSt), 1);
+    (void)index;
+    out << ");\n\n";
+  }
+  out << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << " */\n";
+}
+
+} // namespace seqc
