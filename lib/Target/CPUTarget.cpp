@@ -123,7 +123,7 @@ LogicalResult lowerToLLVMDialect(ModuleOp module) {
   // MLIR's C runner utilities, which a user's program does not link.
   return runPipeline(
       module,
-      "convert-rec-to-cpu,canonicalize,cse,"
+      "convert-rec-to-cpu,canonicalize,"
       "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
       "eliminate-empty-tensors,"
       "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"

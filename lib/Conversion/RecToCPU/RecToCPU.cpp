@@ -267,8 +267,8 @@ SmallVector<Value> cloneStep(OpBuilder &b, rec::RecurrenceOp recurrence, ValueRa
   for (Operation &op : body.without_terminator()) {
     if (auto attention = dyn_cast<rec::AttentionOp>(op)) {
       Value o = lowerAttention(b, attention.getLoc(), attention, histories.at(&op), t,
-                               mapping.lookup(attention.getQ()), mapping.lookup(attention.getK()),
-                               mapping.lookup(attention.getV()));
+                               mapping.lookupOrDefault(attention.getQ()), mapping.lookupOrDefault(attention.getK()),
+                               mapping.lookupOrDefault(attention.getV()));
       mapping.map(attention.getResult(), o);
       continue;
     }
@@ -560,6 +560,29 @@ struct ConvertRecToCPUPass : seqc::impl::ConvertRecToCPUBase<ConvertRecToCPUPass
 
     b.setInsertionPointToEnd(entry);
     func::ReturnOp::create(b, loc, checkSizes.getResults());
+
+    // An init (tensor.empty, or a fill of one) shared by several linalg ops
+    // gets a copy per op: eliminate-empty-tensors may otherwise give all of
+    // them the one output buffer it picks for the first.
+    SmallVector<OpOperand *> sharedInits;
+    func.walk([&](linalg::LinalgOp linalgOp) {
+      for (OpOperand &init : linalgOp.getDpsInitsMutable()) {
+        Operation *def = init.get().getDefiningOp();
+        if (isa_and_nonnull<tensor::EmptyOp, linalg::FillOp>(def) && !def->hasOneUse())
+          sharedInits.push_back(&init);
+      }
+    });
+    for (OpOperand *init : sharedInits) {
+      OpBuilder builder(init->getOwner());
+      Operation *def = init->get().getDefiningOp();
+      Operation *copy = builder.clone(*def);
+      if (auto fill = dyn_cast<linalg::FillOp>(copy))
+        if (Operation *empty = fill.getOutputs()[0].getDefiningOp<tensor::EmptyOp>()) {
+          builder.setInsertionPoint(fill);
+          fill.getOutputsMutable()[0].set(builder.clone(*empty)->getResult(0));
+        }
+      init->set(copy->getResult(0));
+    }
 
     // The rec ops, now inside the function, become loops.
     SmallVector<Operation *> recOps;

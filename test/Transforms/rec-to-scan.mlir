@@ -1,0 +1,27 @@
+// RUN: seq-opt %s -pass-pipeline='builtin.module(rec.model(rec-to-scan,canonicalize))' | FileCheck %s
+
+// h = a * h + x with y = 2 * h: the pairs (a, x) for every step, one scan,
+// and the output from the updated states, in a stateless recurrence.
+// CHECK-LABEL: rec.model @decay
+// CHECK: %[[PAIRS:.*]]:2 = rec.recurrence batch %{{.*}} length %{{.*}} inputs(%{{.*}} : tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+// CHECK: %[[S:.*]], %[[F:.*]] = rec.scan %[[PAIRS]]#0, %[[PAIRS]]#1, init %{{.*}} : tensor<?x?x4xf32>, tensor<?x4xf32>
+// CHECK: %[[Y:.*]] = rec.recurrence batch %{{.*}} length %{{.*}} inputs(%{{.*}}, %[[S]] : tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+// CHECK: ^bb0(%{{.*}}: tensor<4xf32>, %[[HN:.*]]: tensor<4xf32>):
+// CHECK: %[[TWICE:.*]] = arith.mulf %[[HN]], %{{.*}}
+// CHECK: rec.yield %[[TWICE]]
+// CHECK: rec.return %[[Y]], %[[F]]
+rec.model @decay(%B: index, %T: index, %x: tensor<?x?x4xf32>, %a: tensor<4xf32>, %h0: tensor<?x4xf32>)
+    -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
+    attributes {input_names = ["x"], param_names = ["a"], state_names = ["h"],
+                output_names = ["y"], state_init = array<f64: 0.0>} {
+  %hT, %ys = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) inputs(%x : tensor<?x?x4xf32>)
+      -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
+  ^bb0(%h: tensor<4xf32>, %xt: tensor<4xf32>):
+    %m = arith.mulf %a, %h : tensor<4xf32>
+    %n = arith.addf %m, %xt : tensor<4xf32>
+    %two = arith.constant dense<2.0> : tensor<4xf32>
+    %y = arith.mulf %two, %n : tensor<4xf32>
+    rec.yield %n, %y : tensor<4xf32>, tensor<4xf32>
+  }
+  rec.return %ys, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
+}
