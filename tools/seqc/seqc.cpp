@@ -66,9 +66,8 @@ COMPILE OPTIONS
                      Newton iteration cap and residual tolerance
   -DNAME=VALUE       override a dim's default (also -D NAME=VALUE)
   -O0 -O1 -O2 -O3    optimisation level (default -O3)
-  -v                 say what the compiler decided, on stderr: for now the
-                     dims and declarations it resolved (forms per state come
-                     with the scan, chunkwise and Newton stages)
+  -v                 say what the compiler decided, on stderr: the dims and
+                     declarations it resolved and the form of every state
   --help, --version
 
 RUN OPTIONS
@@ -77,9 +76,12 @@ RUN OPTIONS
   -o DIR             also write every input, param, output and final state as
                      DIR/NAME.npy (final states as final_NAME.npy), float64
 
-Implemented so far: --emit ast, --emit rec and `seqc run`. The compiled forms
-(scan, chunkwise, Newton) and code generation are not implemented yet; asking
-for them is an error, not a silent fallback.
+Implemented so far: the CPU target with the sequential and scan forms
+(--emit ast|rec|forms|lowered|llvm|asm|obj|header, `seqc run`, `seqc check`).
+--target nvptx and the chunk and Newton forms are not implemented yet; asking
+for them is an error, not a silent fallback. Kernels return 0, or 1 when
+B < 0 or T < 0, or 2 when B*T > 0 and an input, param or output is NULL;
+SEQC_NUM_THREADS caps their threads.
 )";
 
 /// Everything the command line says.
