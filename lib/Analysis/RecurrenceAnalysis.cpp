@@ -31,6 +31,18 @@ const char *stateKindName(StateKind kind) {
   return "?";
 }
 
+const char *formForKind(StateKind kind) {
+  switch (kind) {
+  case StateKind::ElementwiseAffine:
+    return "scan";
+  case StateKind::Linear:
+    return "chunk";
+  case StateKind::Nonlinear:
+    return "newton";
+  }
+  return "?";
+}
+
 std::string modelNameOf(Value value) {
   auto arg = dyn_cast<BlockArgument>(value);
   if (!arg)
@@ -268,6 +280,14 @@ std::string RecurrenceAnalysis::whyNotScannable() const {
   return "";
 }
 
+/// A constant of `like`'s tensor type, every element `x`.
+static Value splatLike(OpBuilder &builder, Value like, double x) {
+  auto type = cast<RankedTensorType>(like.getType());
+  return arith::ConstantOp::create(
+      builder, like.getLoc(),
+      DenseElementsAttr::get(type, builder.getFloatAttr(type.getElementType(), x)));
+}
+
 namespace {
 /// Writes a * h + b for the values of one elementwise-affine state's update.
 class AffineBuilder {
@@ -287,12 +307,7 @@ public:
 private:
   bool isFree(Value value) { return value != stateArg && analysis.isStateIndependent(value); }
 
-  Value constant(double x) {
-    auto type = cast<RankedTensorType>(stateArg.getType());
-    return arith::ConstantOp::create(
-        builder, stateArg.getLoc(),
-        DenseElementsAttr::get(type, builder.getFloatAttr(type.getElementType(), x)));
-  }
+  Value constant(double x) { return splatLike(builder, stateArg, x); }
   Value coefficientOf(const AffineParts &p) {
     return p.coefficient ? p.coefficient : constant(1.0);
   }
@@ -368,25 +383,14 @@ AffineParts RecurrenceAnalysis::buildAffineParts(OpBuilder &builder, unsigned in
   Block &body = recurrence.getBody();
   Value stateArg = body.getArgument(index);
   Value updated = cast<rec::YieldOp>(body.getTerminator()).getOperand(index);
-  if (updated != stateArg && isStateIndependent(updated)) {
-    auto type = cast<RankedTensorType>(stateArg.getType());
-    Value zero = arith::ConstantOp::create(
-        builder, stateArg.getLoc(),
-        DenseElementsAttr::get(type, builder.getFloatAttr(type.getElementType(), 0.0)));
-    return {zero, updated};
-  }
+  if (updated != stateArg && isStateIndependent(updated))
+    return {splatLike(builder, stateArg, 0.0), updated};
   AffineBuilder affine(builder, *this, stateArg);
   AffineParts parts = affine.build(updated);
-  auto type = cast<RankedTensorType>(stateArg.getType());
-  auto splat = [&](double x) -> Value {
-    return arith::ConstantOp::create(
-        builder, stateArg.getLoc(),
-        DenseElementsAttr::get(type, builder.getFloatAttr(type.getElementType(), x)));
-  };
   if (!parts.coefficient)
-    parts.coefficient = splat(1.0);
+    parts.coefficient = splatLike(builder, stateArg, 1.0);
   if (!parts.offset)
-    parts.offset = splat(0.0);
+    parts.offset = splatLike(builder, stateArg, 0.0);
   return parts;
 }
 

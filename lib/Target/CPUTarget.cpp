@@ -59,18 +59,6 @@ static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
   return pm.run(module);
 }
 
-static const char *stateFormName(StateKind kind) {
-  switch (kind) {
-  case StateKind::ElementwiseAffine:
-    return "scan";
-  case StateKind::Linear:
-    return "chunk";
-  case StateKind::Nonlinear:
-    return "newton";
-  }
-  return "?";
-}
-
 LogicalResult applyForms(ModuleOp module, Form form, std::vector<FormReport> &report,
                          std::string &error) {
   if (form == Form::Chunk || form == Form::Newton) {
@@ -99,7 +87,7 @@ LogicalResult applyForms(ModuleOp module, Form form, std::vector<FormReport> &re
           entry.why = "--form sequential";
         else if (!analysis.isScannable())
           entry.why = analysis.whyNotScannable() + std::string("; the ") +
-                      stateFormName(state.kind) + " form would apply but is not built yet";
+                      formForKind(state.kind) + " form would apply but is not built yet";
         report.push_back(entry);
       }
       if (analysis.hasImplicitState())
@@ -261,7 +249,6 @@ void emitHeader(ModuleOp module, StringRef guardName, llvm::raw_ostream &out) {
     auto types = model.getArgumentTypes().drop_front(rec::ModelOp::kNumSizeArgs);
     auto results = model.getResultTypes();
     out << "int " << model.getSymName() << "_forward(int64_t B, int64_t T";
-    unsigned index = 0;
     auto emit = [&](ArrayAttr names, StringRef qualifier, StringRef suffix, ArrayRef<Type> ts,
                     unsigned leading) {
       for (auto [name, type] : llvm::zip(names, ts))
@@ -275,7 +262,6 @@ void emitHeader(ModuleOp module, StringRef guardName, llvm::raw_ostream &out) {
     emit(model.getStateNames(), "const ", "_init", types.slice(nIn + nPar, nSt), 1);
     emit(model.getOutputNames(), "", "", results.take_front(nOut), 2);
     emit(model.getStateNames(), "", "_final", results.take_back(nSt), 1);
-    (void)index;
     out << ");\n\n";
   }
   out << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << " */\n";

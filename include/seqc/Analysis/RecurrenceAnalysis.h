@@ -33,6 +33,8 @@ enum class StateKind {
 };
 
 const char *stateKindName(StateKind kind);
+/// The form that parallelises a state of this kind: scan, chunk or newton.
+const char *formForKind(StateKind kind);
 
 struct StateInfo {
   std::string name;

@@ -280,6 +280,18 @@ SmallVector<Value> cloneStep(OpBuilder &b, rec::RecurrenceOp recurrence, ValueRa
   return yielded;
 }
 
+/// Ends a lowering into `forall`: each of `values` goes into the shared
+/// output of the same position at `lead`, and the forall's results replace
+/// those of `op`.
+void finishForall(OpBuilder &inner, scf::ForallOp forall, Operation *op, ValueRange values,
+                  ValueRange lead) {
+  OpBuilder terminator = OpBuilder::atBlockEnd(forall.getTerminator().getBody());
+  for (auto [value, out] : llvm::zip(values, forall.getRegionIterArgs()))
+    parallelInsertAt(inner, terminator, op->getLoc(), value, out, lead);
+  op->replaceAllUsesWith(forall.getResults());
+  op->erase();
+}
+
 /// A recurrence whose steps are independent: every (b, t) in parallel.
 void lowerStatelessRecurrence(OpBuilder &b, rec::RecurrenceOp op) {
   Location loc = op.getLoc();
@@ -290,17 +302,13 @@ void lowerStatelessRecurrence(OpBuilder &b, rec::RecurrenceOp op) {
   auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{batch, length}, outs,
                                       std::nullopt);
   OpBuilder inner = OpBuilder::atBlockBegin(forall.getBody());
-  ValueRange ivs = forall.getInductionVars();
+  SmallVector<Value> ivs(forall.getInductionVars());
   SmallVector<Value> inputs;
   for (Value input : op.getInputs())
     inputs.push_back(extractAt(inner, loc, input, ivs));
   DenseMap<Operation *, AttentionHistory> noHistories;
   SmallVector<Value> yielded = cloneStep(inner, op, ValueRange{}, inputs, ivs[1], noHistories);
-  OpBuilder terminator = OpBuilder::atBlockEnd(forall.getTerminator().getBody());
-  for (auto [value, out] : llvm::zip(yielded, forall.getRegionIterArgs()))
-    parallelInsertAt(inner, terminator, loc, value, out, ivs);
-  op.replaceAllUsesWith(forall.getResults());
-  op.erase();
+  finishForall(inner, forall, op, yielded, ivs);
 }
 
 /// A recurrence with states (or attention's history): rows in parallel,
@@ -342,11 +350,7 @@ void lowerSequentialRecurrence(OpBuilder &b, rec::RecurrenceOp op) {
           next.push_back(insertAt(b, loc, yielded[i], iterArgs[i], t));
         scf::YieldOp::create(b, loc, next);
       });
-  OpBuilder terminator = OpBuilder::atBlockEnd(forall.getTerminator().getBody());
-  for (auto [value, out] : llvm::zip(loop.getResults(), shared))
-    parallelInsertAt(inner, terminator, loc, value, out, row);
-  op.replaceAllUsesWith(forall.getResults());
-  op.erase();
+  finishForall(inner, forall, op, loop.getResults(), row);
 }
 
 /// h[t] = a[t] * h[t-1] + b[t]: rows in parallel, streaming over time; the
@@ -385,11 +389,7 @@ void lowerScan(OpBuilder &b, rec::ScanOp op) {
         Value h = update.getResult(0);
         scf::YieldOp::create(b, loc, ValueRange{h, insertAt(b, loc, h, iterArgs[1], t)});
       });
-  OpBuilder terminator = OpBuilder::atBlockEnd(forall.getTerminator().getBody());
-  parallelInsertAt(inner, terminator, loc, loop.getResult(1), shared[0], row);
-  parallelInsertAt(inner, terminator, loc, loop.getResult(0), shared[1], row);
-  op.replaceAllUsesWith(forall.getResults());
-  op.erase();
+  finishForall(inner, forall, op, {loop.getResult(1), loop.getResult(0)}, row);
 }
 
 //===----------------------------------------------------------------------===//
