@@ -26,6 +26,13 @@ run: build
 	$(BUILD)/bin/seqc run examples/mingru.seq --B 2 --T 64
 	@$(BUILD)/bin/seqc examples/mingru.seq --emit rec | $(BUILD)/bin/seq-opt >/dev/null && \
 	  echo "examples/mingru.seq: rec IR verified by seq-opt"
+	$(BUILD)/bin/seqc check examples/mingru.seq --B 4 --T 1000
+	@mkdir -p $(BUILD)/examples/c
+	$(BUILD)/bin/seqc examples/mingru.seq --emit obj -o $(BUILD)/examples/c/mingru.o
+	$(BUILD)/bin/seqc examples/mingru.seq --emit header -o $(BUILD)/examples/c/mingru.h
+	cc -O2 -std=c11 -I$(BUILD)/examples/c examples/c/mingru_demo.c $(BUILD)/examples/c/mingru.o \
+	  -lm -lpthread -o $(BUILD)/examples/c/mingru_demo
+	$(BUILD)/examples/c/mingru_demo
 
 test: build
 	@bash scripts/run-tests.sh $(BUILD)

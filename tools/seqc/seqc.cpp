@@ -36,6 +36,7 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Support/Program.h"
 
+#include <algorithm>
 #include <cmath>
 #include <dlfcn.h>
 #include <optional>
@@ -480,6 +481,211 @@ constexpr size_t kMaxKernelArgs = 64;
 
 double tolerance(const std::string &form) { return form == "chunk" || form == "newton" ? 1e-3 : 1e-4; }
 
+/// The f32 arrays of one kernel call, by ABI role. An empty vector is passed
+/// as NULL.
+struct KernelBuffers {
+  std::vector<std::vector<float>> inputs, params, inits, outputs, finals;
+
+  /// Inputs, params and initial states from `data`; outputs and final states
+  /// shaped like `result` and filled with NaN, so that anything the kernel
+  /// fails to write shows up as an error.
+  static KernelBuffers fromData(const ModelData &data, const ModelResult &result) {
+    auto toFloat = [](const Array &a) { return std::vector<float>(a.data.begin(), a.data.end()); };
+    auto nans = [](const Array &a) { return std::vector<float>(a.data.size(), std::nanf("")); };
+    KernelBuffers b;
+    for (const Array &a : data.inputs)
+      b.inputs.push_back(toFloat(a));
+    for (const Array &a : data.params)
+      b.params.push_back(toFloat(a));
+    for (const Array &a : data.initialStates)
+      b.inits.push_back(toFloat(a));
+    for (const Array &a : result.outputs)
+      b.outputs.push_back(nans(a));
+    for (const Array &a : result.finalStates)
+      b.finals.push_back(nans(a));
+    return b;
+  }
+};
+
+/// Calls a loaded M_forward with the pointers of a KernelBuffers.
+struct KernelCaller {
+  void *symbol;
+  const Model &model;
+
+  int call(int64_t B, int64_t T, KernelBuffers &buffers) const {
+    std::vector<void *> args;
+    for (auto *group : {&buffers.inputs, &buffers.params, &buffers.inits, &buffers.outputs,
+                        &buffers.finals})
+      for (std::vector<float> &array : *group)
+        args.push_back(array.empty() ? nullptr : array.data());
+    return dispatchKernel<kMaxKernelArgs>(symbol, B, T, args.data(), args.size());
+  }
+};
+
+/// Compares every output and final state of `actual` (skipping NULL ones)
+/// with the reference: max abs error / (1 + max |reference|) within `limit`,
+/// NaN counting as infinitely wrong. Prints one line per array when `verbose`.
+bool compareWithReference(const Model &model, const KernelBuffers &actual,
+                          const ModelResult &reference, double limit, bool verbose) {
+  bool pass = true;
+  auto compare = [&](llvm::StringRef role, llvm::StringRef name, const std::vector<float> &got,
+                     const Array &expected) {
+    if (got.empty())
+      return;
+    double maxError = 0, maxReference = 0;
+    for (size_t i = 0; i < expected.data.size(); ++i) {
+      double error = std::fabs(double(got[i]) - expected.data[i]);
+      if (!(error <= maxError))
+        maxError = std::isnan(error) ? INFINITY : error;
+      maxReference = std::max(maxReference, std::fabs(expected.data[i]));
+    }
+    double relative = maxError / (1 + maxReference);
+    bool ok = relative <= limit;
+    pass &= ok;
+    if (verbose)
+      llvm::outs() << llvm::format(
+          "  %-6s %-12s max abs error %.3e, / (1 + max|ref| %.3g) = %.3e %s\n", role.str().c_str(),
+          name.str().c_str(), maxError, maxReference, relative, ok ? "ok" : "TOO LARGE");
+  };
+  for (size_t i = 0; i < model.outputs.size(); ++i)
+    compare("output", model.outputs[i].name, actual.outputs[i], reference.outputs[i]);
+  for (size_t i = 0; i < model.states.size(); ++i)
+    compare("final", model.states[i].name, actual.finals[i], reference.finalStates[i]);
+  return pass;
+}
+
+bool usesAttention(const Expr &e) {
+  if (e.kind == Expr::Call && e.name == "attention")
+    return true;
+  for (const ExprPtr &arg : e.args)
+    if (usesAttention(*arg))
+      return true;
+  for (const KeywordArg &kw : e.kwargs)
+    if (kw.value && usesAttention(*kw.value))
+      return true;
+  return false;
+}
+
+/// Steps [begin, end) of an array laid out [B, T, rest...].
+std::vector<float> timeSlice(const std::vector<float> &array, int64_t B, int64_t T,
+                             int64_t begin, int64_t end) {
+  size_t rest = B * T == 0 ? 0 : array.size() / size_t(B * T);
+  std::vector<float> slice;
+  slice.reserve(size_t(B * (end - begin)) * rest);
+  for (int64_t b = 0; b < B; ++b)
+    slice.insert(slice.end(), array.begin() + (b * T + begin) * rest,
+                 array.begin() + (b * T + end) * rest);
+  return slice;
+}
+
+/// The ABI behaviours of language.md section 5, each checked on the loaded
+/// kernel: error codes, T = 0, NULL initial and final states, and a sequence
+/// processed in two calls. `full` holds the inputs and results of the normal
+/// call.
+bool checkABI(const KernelCaller &kernel, const Options &opts, const ModelData &data,
+              const ModelResult &reference, const KernelBuffers &full, double limit) {
+  const Model &model = kernel.model;
+  int64_t B = opts.B, T = opts.T;
+  bool pass = true;
+  auto report = [&](const std::string &what, bool ok, const std::string &detail) {
+    pass &= ok;
+    llvm::outs() << llvm::format("  abi    %-46s %s", what.c_str(), ok ? "ok" : "FAILED");
+    if (!ok)
+      llvm::outs() << " (" << detail << ")";
+    llvm::outs() << "\n";
+  };
+  auto why = [](int status) {
+    return status ? "returned " + std::to_string(status) : std::string("results differ");
+  };
+  auto fresh = [&] { return KernelBuffers::fromData(data, reference); };
+
+  {
+    KernelBuffers b = fresh();
+    int status = kernel.call(-1, T, b);
+    report("B < 0 returns 1", status == 1, "returned " + std::to_string(status));
+    status = kernel.call(B, -1, b);
+    report("T < 0 returns 1", status == 1, "returned " + std::to_string(status));
+  }
+  if (B * T > 0) {
+    KernelBuffers b = fresh();
+    bool input = !b.inputs.empty();
+    (input ? b.inputs : b.outputs).front().clear();
+    int status = kernel.call(B, T, b);
+    report(input ? "NULL input returns 2" : "NULL output returns 2", status == 2,
+           "returned " + std::to_string(status));
+  }
+  {
+    // T = 0 writes the final states (equal to the initial ones) and nothing
+    // else. Start from non-trivial states: the finals of the full call.
+    KernelBuffers b = fresh();
+    if (!model.states.empty())
+      b.inits = full.finals;
+    for (auto &o : b.outputs)
+      std::fill(o.begin(), o.end(), 12345.0f);
+    int status = kernel.call(B, 0, b);
+    bool ok = status == 0 && b.finals == b.inits;
+    for (auto &o : b.outputs)
+      ok &= std::all_of(o.begin(), o.end(), [](float v) { return v == 12345.0f; });
+    report("T = 0: final = initial, outputs untouched", ok, why(status));
+  }
+  if (!model.states.empty()) {
+    KernelBuffers b = fresh();
+    for (auto &init : b.inits)
+      init.clear();
+    int status = kernel.call(B, T, b);
+    report("NULL initial states are the declared values",
+           status == 0 && compareWithReference(model, b, reference, limit, false), why(status));
+    b = fresh();
+    for (auto &final : b.finals)
+      final.clear();
+    status = kernel.call(B, T, b);
+    report("NULL final states are skipped",
+           status == 0 && compareWithReference(model, b, reference, limit, false), why(status));
+  }
+  if (!model.states.empty() && B > 0 && T >= 2) {
+    bool attention = false;
+    for (const Stmt &s : model.step)
+      attention |= usesAttention(*s.value);
+    if (attention) {
+      llvm::outs() << "  abi    two calls: skipped (attention's history is not an ABI state)\n";
+    } else {
+      // Steps [0, T1) then [T1, T), the second call starting from the first's
+      // final states, must give what one call gives.
+      int64_t T1 = T / 3 + 1;
+      KernelBuffers first = fresh(), second = fresh();
+      for (size_t i = 0; i < full.inputs.size(); ++i) {
+        first.inputs[i] = timeSlice(full.inputs[i], B, T, 0, T1);
+        second.inputs[i] = timeSlice(full.inputs[i], B, T, T1, T);
+      }
+      for (size_t i = 0; i < full.outputs.size(); ++i) {
+        first.outputs[i] = timeSlice(first.outputs[i], B, T, 0, T1);
+        second.outputs[i] = timeSlice(second.outputs[i], B, T, T1, T);
+      }
+      int status = kernel.call(B, T1, first);
+      second.inits = first.finals;
+      if (status == 0)
+        status = kernel.call(B, T - T1, second);
+      KernelBuffers joined = fresh();
+      joined.finals = second.finals;
+      for (size_t i = 0; i < joined.outputs.size(); ++i) {
+        std::vector<float> &out = joined.outputs[i];
+        size_t rest = out.size() / size_t(B * T);
+        for (int64_t bb = 0; bb < B; ++bb) {
+          std::copy_n(first.outputs[i].begin() + bb * T1 * rest, T1 * rest,
+                      out.begin() + bb * T * rest);
+          std::copy_n(second.outputs[i].begin() + bb * (T - T1) * rest, (T - T1) * rest,
+                      out.begin() + (bb * T + T1) * rest);
+        }
+      }
+      report("two calls (T = " + std::to_string(T1) + " + " + std::to_string(T - T1) +
+                 ") equal one call",
+             status == 0 && compareWithReference(model, joined, reference, limit, false),
+             why(status));
+    }
+  }
+  return pass;
+}
+
 int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &sourceMgr) {
   if (llvm::Error err = checkRunSize(model, opts.B, opts.T)) {
     llvm::errs() << "seqc: error: " << llvm::toString(std::move(err)) << "\n";
@@ -497,7 +703,7 @@ int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &source
   }
   std::string objectPath = (dir + "/" + model.name + ".o").str();
   std::string libraryPath = (dir + "/lib" + model.name + ".so").str();
-  auto cleanup = llvm::make_scope_exit([&] {
+  auto cleanup = llvm::scope_exit([&] {
     llvm::sys::fs::remove(objectPath);
     llvm::sys::fs::remove(libraryPath);
     llvm::sys::fs::remove(dir);
@@ -525,7 +731,7 @@ int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &source
     llvm::errs() << "seqc: error: cannot load the kernel: " << dlerror() << "\n";
     return 1;
   }
-  auto unload = llvm::make_scope_exit([&] { dlclose(library); });
+  auto unload = llvm::scope_exit([&] { dlclose(library); });
   std::string entry = model.name + "_forward";
   void *symbol = dlsym(library, entry.c_str());
   if (!symbol) {
@@ -534,31 +740,21 @@ int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &source
   }
 
   ModelData data = drawData(model, opts.B, opts.T, opts.seed);
-  auto toFloat = [](const Array &a) {
-    return std::vector<float>(a.data.begin(), a.data.end());
-  };
-  std::vector<std::vector<float>> buffers;
-  for (const auto *group : {&data.inputs, &data.params, &data.initialStates})
-    for (const Array &a : *group)
-      buffers.push_back(toFloat(a));
   llvm::Expected<ModelResult> reference = interpret(model, data);
   if (!reference) {
     llvm::errs() << "seqc: error: " << llvm::toString(reference.takeError()) << "\n";
     return 1;
   }
-  size_t firstResult = buffers.size();
-  for (const auto *group : {&reference->outputs, &reference->finalStates})
-    for (const Array &a : *group)
-      buffers.push_back(std::vector<float>(a.data.size(), std::nanf("")));
-  std::vector<void *> args;
-  for (auto &buffer : buffers)
-    args.push_back(buffer.data());
-  if (args.size() > kMaxKernelArgs) {
+  if (model.inputs.size() + model.params.size() + 2 * model.states.size() +
+          model.outputs.size() >
+      kMaxKernelArgs) {
     llvm::errs() << "seqc: error: 'seqc check' handles at most " << kMaxKernelArgs
                  << " arrays per model\n";
     return 1;
   }
-  int status = dispatchKernel<kMaxKernelArgs>(symbol, opts.B, opts.T, args.data(), args.size());
+  KernelCaller kernel{symbol, model};
+  KernelBuffers full = KernelBuffers::fromData(data, *reference);
+  int status = kernel.call(opts.B, opts.T, full);
   llvm::outs() << "model " << model.name << ": form " << opts.form << ", B=" << opts.B
                << " T=" << opts.T << " seed=" << opts.seed << "\n";
   if (status != 0) {
@@ -566,28 +762,8 @@ int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &source
     return 1;
   }
   double limit = tolerance(opts.form);
-  bool pass = true;
-  size_t next = firstResult;
-  auto compare = [&](llvm::StringRef role, llvm::StringRef name, const Array &expected) {
-    const std::vector<float> &actual = buffers[next++];
-    double maxError = 0, maxReference = 0;
-    for (size_t i = 0; i < expected.data.size(); ++i) {
-      double error = std::fabs(double(actual[i]) - expected.data[i]);
-      if (!(error <= maxError)) // NaN counts as infinitely wrong
-        maxError = std::isnan(error) ? INFINITY : error;
-      maxReference = std::max(maxReference, std::fabs(expected.data[i]));
-    }
-    double relative = maxError / (1 + maxReference);
-    bool ok = relative <= limit;
-    pass &= ok;
-    llvm::outs() << llvm::format("  %-6s %-12s max abs error %.3e, / (1 + max|ref| %.3g) = %.3e %s\n",
-                                 role.str().c_str(), name.str().c_str(), maxError, maxReference,
-                                 relative, ok ? "ok" : "TOO LARGE");
-  };
-  for (size_t i = 0; i < model.outputs.size(); ++i)
-    compare("output", model.outputs[i].name, reference->outputs[i]);
-  for (size_t i = 0; i < model.states.size(); ++i)
-    compare("final", model.states[i].name, reference->finalStates[i]);
+  bool pass = compareWithReference(model, full, *reference, limit, /*verbose=*/true);
+  pass &= checkABI(kernel, opts, data, *reference, full, limit);
   llvm::outs() << "tolerance " << llvm::format("%.0e", limit) << "\n"
                << (pass ? "PASS" : "FAIL") << "\n";
   return pass ? 0 : 1;
