@@ -290,26 +290,111 @@ static Value splatLike(OpBuilder &builder, Value like, double x) {
 
 namespace {
 /// Writes a * h + b for the values of one elementwise-affine state's update.
+/// It builds only the arithmetic the update needs: a coefficient that is
+/// exactly 0 or 1, or an offset that is exactly 0, is tracked symbolically, so
+/// `h = a * h + b` gives the pair (a, b) itself and no `a + 0`, which would
+/// cost a pass over memory once hoisted.
 class AffineBuilder {
 public:
   AffineBuilder(OpBuilder &builder, const RecurrenceAnalysis &analysis, Value stateArg)
       : builder(builder), analysis(analysis), stateArg(stateArg) {}
 
   AffineParts build(Value value) {
-    auto it = memo.find(value);
-    if (it != memo.end())
-      return it->second;
-    AffineParts parts = compute(value);
-    memo[value] = parts;
-    return parts;
+    Term term = termOf(value);
+    return {term.zeroCoefficient ? constant(0.0) : coefficientOf(term), term.offset};
   }
 
 private:
-  bool isFree(Value value) { return value != stateArg && analysis.isStateIndependent(value); }
+  /// coefficient * h + offset, where a null coefficient means 1 unless
+  /// zeroCoefficient, and a null offset means 0.
+  struct Term {
+    Value coefficient;
+    bool zeroCoefficient = false;
+    Value offset;
+  };
 
+  bool isFree(Value value) { return value != stateArg && analysis.isStateIndependent(value); }
   Value constant(double x) { return splatLike(builder, stateArg, x); }
-  Value coefficientOf(const AffineParts &p) {
-    return p.coefficient ? p.coefficient : constant(1.0);
+  Value coefficientOf(const Term &t) { return t.coefficient ? t.coefficient : constant(1.0); }
+  Location loc() { return stateArg.getLoc(); }
+
+  Term termOf(Value value) {
+    if (isFree(value))
+      return {Value(), true, value};
+    auto it = memo.find(value);
+    if (it != memo.end())
+      return it->second;
+    Term term = compute(value);
+    memo[value] = term;
+    return term;
+  }
+
+  Term compute(Value value) {
+    if (value == stateArg)
+      return {};
+    Operation *op = value.getDefiningOp();
+    if (auto addOp = dyn_cast<arith::AddFOp>(op)) {
+      Term l = termOf(addOp.getLhs()), r = termOf(addOp.getRhs());
+      Term sum;
+      if (l.zeroCoefficient || r.zeroCoefficient) {
+        sum = l.zeroCoefficient ? r : l;
+        sum.zeroCoefficient = l.zeroCoefficient && r.zeroCoefficient;
+      } else {
+        sum.coefficient = arith::AddFOp::create(builder, loc(), coefficientOf(l), coefficientOf(r));
+      }
+      sum.offset = add(l.offset, r.offset);
+      return sum;
+    }
+    if (auto subOp = dyn_cast<arith::SubFOp>(op)) {
+      Term l = termOf(subOp.getLhs()), r = termOf(subOp.getRhs());
+      Term difference;
+      if (r.zeroCoefficient)
+        difference = l;
+      else if (l.zeroCoefficient)
+        difference.coefficient = arith::NegFOp::create(builder, loc(), coefficientOf(r));
+      else
+        difference.coefficient =
+            arith::SubFOp::create(builder, loc(), coefficientOf(l), coefficientOf(r));
+      difference.offset = l.offset;
+      if (r.offset)
+        difference.offset = l.offset
+                                ? Value(arith::SubFOp::create(builder, loc(), l.offset, r.offset))
+                                : Value(arith::NegFOp::create(builder, loc(), r.offset));
+      return difference;
+    }
+    if (auto negOp = dyn_cast<arith::NegFOp>(op)) {
+      Term p = termOf(negOp.getOperand());
+      Term negated = p;
+      if (!p.zeroCoefficient)
+        negated.coefficient = arith::NegFOp::create(builder, loc(), coefficientOf(p));
+      if (p.offset)
+        negated.offset = arith::NegFOp::create(builder, loc(), p.offset);
+      return negated;
+    }
+    if (auto mulOp = dyn_cast<arith::MulFOp>(op)) {
+      bool lhsFree = isFree(mulOp.getLhs());
+      Value factor = lhsFree ? mulOp.getLhs() : mulOp.getRhs();
+      Term p = termOf(lhsFree ? mulOp.getRhs() : mulOp.getLhs());
+      Term product = p;
+      if (!p.zeroCoefficient)
+        product.coefficient =
+            p.coefficient ? Value(arith::MulFOp::create(builder, loc(), p.coefficient, factor))
+                          : factor;
+      if (p.offset)
+        product.offset = arith::MulFOp::create(builder, loc(), p.offset, factor);
+      return product;
+    }
+    if (auto divOp = dyn_cast<arith::DivFOp>(op)) {
+      Term p = termOf(divOp.getLhs());
+      Value divisor = divOp.getRhs();
+      Term quotient = p;
+      if (!p.zeroCoefficient)
+        quotient.coefficient = arith::DivFOp::create(builder, loc(), coefficientOf(p), divisor);
+      if (p.offset)
+        quotient.offset = arith::DivFOp::create(builder, loc(), p.offset, divisor);
+      return quotient;
+    }
+    llvm_unreachable("buildAffineParts on a state that is not elementwise-affine");
   }
 
   Value add(Value a, Value b) {
@@ -317,64 +402,13 @@ private:
       return b;
     if (!b)
       return a;
-    return arith::AddFOp::create(builder, stateArg.getLoc(), a, b);
-  }
-  Value mul(Value a, Value b) {
-    if (!a)
-      return a;
-    return arith::MulFOp::create(builder, stateArg.getLoc(), a, b);
-  }
-
-  AffineParts compute(Value value) {
-    Location loc = value.getLoc();
-    if (value == stateArg)
-      return {Value(), Value()};
-    // A state-free value v is 0 * h + v; callers read the zero coefficient
-    // from `freeCoefficient`.
-    Operation *op = value.getDefiningOp();
-    auto parts = [&](Value v) -> AffineParts {
-      if (isFree(v))
-        return {constant(0.0), v};
-      return build(v);
-    };
-    if (auto addOp = dyn_cast<arith::AddFOp>(op)) {
-      AffineParts l = parts(addOp.getLhs()), r = parts(addOp.getRhs());
-      return {arith::AddFOp::create(builder, loc, coefficientOf(l), coefficientOf(r)),
-              add(l.offset, r.offset)};
-    }
-    if (auto subOp = dyn_cast<arith::SubFOp>(op)) {
-      AffineParts l = parts(subOp.getLhs()), r = parts(subOp.getRhs());
-      Value offset = l.offset;
-      if (r.offset)
-        offset = l.offset ? Value(arith::SubFOp::create(builder, loc, l.offset, r.offset))
-                          : Value(arith::NegFOp::create(builder, loc, r.offset));
-      return {arith::SubFOp::create(builder, loc, coefficientOf(l), coefficientOf(r)), offset};
-    }
-    if (auto negOp = dyn_cast<arith::NegFOp>(op)) {
-      AffineParts p = parts(negOp.getOperand());
-      return {arith::NegFOp::create(builder, loc, coefficientOf(p)),
-              p.offset ? Value(arith::NegFOp::create(builder, loc, p.offset)) : Value()};
-    }
-    if (auto mulOp = dyn_cast<arith::MulFOp>(op)) {
-      bool lhsFree = isFree(mulOp.getLhs());
-      Value factor = lhsFree ? mulOp.getLhs() : mulOp.getRhs();
-      AffineParts p = build(lhsFree ? mulOp.getRhs() : mulOp.getLhs());
-      return {p.coefficient ? mul(p.coefficient, factor) : factor, mul(p.offset, factor)};
-    }
-    if (auto divOp = dyn_cast<arith::DivFOp>(op)) {
-      AffineParts p = build(divOp.getLhs());
-      Value divisor = divOp.getRhs();
-      return {arith::DivFOp::create(builder, loc, coefficientOf(p), divisor),
-              p.offset ? Value(arith::DivFOp::create(builder, loc, p.offset, divisor))
-                       : Value()};
-    }
-    llvm_unreachable("buildAffineParts on a state that is not elementwise-affine");
+    return arith::AddFOp::create(builder, loc(), a, b);
   }
 
   OpBuilder &builder;
   const RecurrenceAnalysis &analysis;
   Value stateArg;
-  llvm::DenseMap<Value, AffineParts> memo;
+  llvm::DenseMap<Value, Term> memo;
 };
 } // namespace
 
@@ -387,11 +421,61 @@ AffineParts RecurrenceAnalysis::buildAffineParts(OpBuilder &builder, unsigned in
     return {splatLike(builder, stateArg, 0.0), updated};
   AffineBuilder affine(builder, *this, stateArg);
   AffineParts parts = affine.build(updated);
-  if (!parts.coefficient)
-    parts.coefficient = splatLike(builder, stateArg, 1.0);
   if (!parts.offset)
     parts.offset = splatLike(builder, stateArg, 0.0);
   return parts;
+}
+
+bool RecurrenceAnalysis::isExpansion(Value value) const {
+  Block &body = recurrence.getBody();
+  Operation *def = value.getDefiningOp();
+  // Step inputs, states and values from above are what they are.
+  if (!def || def->getBlock() != &body)
+    return false;
+  auto isStepValue = [&](Value v) {
+    Operation *d = v.getDefiningOp();
+    return d ? d->getBlock() == &body : cast<BlockArgument>(v).getOwner() == &body;
+  };
+  if (auto broadcast = dyn_cast<linalg::BroadcastOp>(def))
+    return isStepValue(broadcast.getInput());
+  if (auto generic = dyn_cast<linalg::GenericOp>(def)) {
+    if (generic.getNumReductionLoops() > 0)
+      return false;
+    for (OpOperand *input : generic.getDpsInputOperands()) {
+      if (!isStepValue(input->get()))
+        continue;
+      AffineMap map = generic.getMatchingIndexingMap(input);
+      if (map.getNumResults() < map.getNumDims() || isExpansion(input->get()))
+        return true;
+    }
+    return false;
+  }
+  if (def->hasTrait<OpTrait::Elementwise>())
+    return llvm::any_of(def->getOperands(), [&](Value v) { return isExpansion(v); });
+  return false;
+}
+
+bool RecurrenceAnalysis::scanCoefficientsExpand(unsigned index) const {
+  // The coefficient and offset are built from the state-free values the
+  // update reads; they expand when any of those does.
+  Block &body = recurrence.getBody();
+  Value updated = cast<rec::YieldOp>(body.getTerminator()).getOperand(index);
+  SmallVector<Value> worklist{updated};
+  llvm::DenseSet<Value> seen;
+  while (!worklist.empty()) {
+    Value value = worklist.pop_back_val();
+    if (!seen.insert(value).second)
+      continue;
+    if (value != body.getArgument(index) && isStateIndependent(value)) {
+      if (isExpansion(value))
+        return true;
+      continue;
+    }
+    if (Operation *def = value.getDefiningOp())
+      if (def->getBlock() == &body)
+        worklist.append(def->operand_begin(), def->operand_end());
+  }
+  return false;
 }
 
 } // namespace seqc

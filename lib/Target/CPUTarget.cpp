@@ -26,6 +26,8 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/IR/InstIterator.h"
+#include "llvm/IR/Operator.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
@@ -66,12 +68,21 @@ LogicalResult applyForms(ModuleOp module, Form form, std::vector<FormReport> &re
             " is not implemented yet; use --form sequential, scan or auto";
     return failure();
   }
+  // Step-invariant work leaves the step first, so that the analysis sees
+  // only what varies with the step.
+  if (failed(runPipeline(module, "rec.model(rec-hoist-invariants)")))
+    return failure();
   // One analysis per recurrence, read for both the decision and the report.
   for (auto model : module.getOps<rec::ModelOp>()) {
     bool failedHere = false;
     model.walk([&](rec::RecurrenceOp op) {
       RecurrenceAnalysis analysis(op);
       bool scan = form != Form::Sequential && analysis.isScannable();
+      bool streamed = false;
+      if (scan && form == Form::Auto)
+        for (unsigned i = 0; i < op.getNumStates(); ++i)
+          streamed |= analysis.scanCoefficientsExpand(i);
+      scan &= !streamed;
       if (form == Form::Scan && !analysis.isScannable() && !failedHere &&
           (op.getNumStates() > 0 || analysis.hasImplicitState())) {
         model.emitError() << "model '" << model.getSymName()
@@ -85,6 +96,9 @@ LogicalResult applyForms(ModuleOp module, Form form, std::vector<FormReport> &re
           entry.why = "affine in itself with an elementwise coefficient";
         else if (form == Form::Sequential)
           entry.why = "--form sequential";
+        else if (streamed)
+          entry.why = "scannable, but its coefficients would be broadcasts of smaller step "
+                      "data; streaming over time reads less memory (--form scan forces it)";
         else if (!analysis.isScannable())
           entry.why = analysis.whyNotScannable() + std::string("; the ") +
                       formForKind(state.kind) + " form would apply but is not built yet";
@@ -98,8 +112,10 @@ LogicalResult applyForms(ModuleOp module, Form form, std::vector<FormReport> &re
       return failure();
   }
   std::string pipeline = "rec.model(";
-  if (form != Form::Sequential)
+  if (form == Form::Scan)
     pipeline += "rec-to-scan,";
+  else if (form == Form::Auto)
+    pipeline += "rec-to-scan{streaming-when-expanding},";
   pipeline += "rec-hoist,canonicalize,cse)";
   return runPipeline(module, pipeline);
 }
@@ -117,7 +133,7 @@ LogicalResult lowerToLLVMDialect(ModuleOp module) {
       "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
       "buffer-deallocation-pipeline,canonicalize,"
       "scf-forall-to-parallel,convert-parallel-to-runtime,"
-      "func.func(convert-linalg-to-loops),"
+      "func.func(convert-linalg-to-loops,approximate-math),"
       "expand-strided-metadata,lower-affine,canonicalize,cse,"
       "convert-scf-to-cf,convert-math-to-llvm,convert-math-to-libm,"
       "finalize-memref-to-llvm,convert-to-llvm,reconcile-unrealized-casts");
@@ -145,6 +161,23 @@ static llvm::TargetMachine *hostTargetMachine(int optLevel, std::string &error) 
   return target->createTargetMachine(triple, llvm::sys::getHostCPUName(),
                                      features.getString(), options, llvm::Reloc::PIC_,
                                      std::nullopt, level);
+}
+
+/// Lets LLVM reassociate and contract the kernels' floating-point arithmetic:
+/// without it a sum over a vector (every matvec, every reduction) stays a
+/// serial chain of scalar adds, and a * h + b stays two roundings instead of
+/// an FMA. Changing the order of a sum changes the result by a few ulp, as it
+/// does in every BLAS and ML compiler; the tolerance of language.md section 6
+/// is far above that. NaN and infinity keep their meaning (no nnan/ninf).
+static void allowReassociation(llvm::Module &module) {
+  for (llvm::Function &function : module)
+    for (llvm::Instruction &instruction : llvm::instructions(function))
+      if (llvm::isa<llvm::FPMathOperator>(instruction)) {
+        llvm::FastMathFlags flags = instruction.getFastMathFlags();
+        flags.setAllowReassoc();
+        flags.setAllowContract();
+        instruction.setFastMathFlags(flags);
+      }
 }
 
 std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module, llvm::LLVMContext &context,
@@ -184,6 +217,7 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module, llvm::LLVMConte
     if (!global.isDeclaration())
       global.setLinkage(llvm::GlobalValue::InternalLinkage);
   llvmModule->setPICLevel(llvm::PICLevel::BigPIC);
+  allowReassociation(*llvmModule);
 
   if (optLevel > 0) {
     llvm::LoopAnalysisManager lam;

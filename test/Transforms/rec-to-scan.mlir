@@ -1,12 +1,15 @@
 // RUN: seq-opt %s -pass-pipeline='builtin.module(rec.model(rec-to-scan,canonicalize))' | FileCheck %s
 
-// h = a * h + x with y = 2 * h: the pairs (a, x) for every step, one scan,
-// and the output from the updated states, in a stateless recurrence.
+// h = a * h + x with y = 2 * h: the coefficients a for every step (x is the
+// offset as it is: no copy), one scan, and the output from the updated states,
+// in a stateless recurrence that no longer reads x.
 // CHECK-LABEL: rec.model @decay
-// CHECK: %[[PAIRS:.*]]:2 = rec.recurrence batch %{{.*}} length %{{.*}} inputs(%{{.*}} : tensor<?x?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
-// CHECK: %[[S:.*]], %[[F:.*]] = rec.scan %[[PAIRS]]#0, %[[PAIRS]]#1, init %{{.*}} : tensor<?x?x4xf32>, tensor<?x4xf32>
-// CHECK: %[[Y:.*]] = rec.recurrence batch %{{.*}} length %{{.*}} inputs(%{{.*}}, %[[S]] : tensor<?x?x4xf32>, tensor<?x?x4xf32>)
-// CHECK: ^bb0(%{{.*}}: tensor<4xf32>, %[[HN:.*]]: tensor<4xf32>):
+// CHECK-SAME: (%{{.*}}: index, %{{.*}}: index, %[[X:.*]]: tensor<?x?x4xf32>, %[[A:.*]]: tensor<4xf32>,
+// CHECK: %[[COEFF:.*]] = rec.recurrence batch %{{.*}} length %{{.*}} -> (tensor<?x?x4xf32>)
+// CHECK-NEXT: rec.yield %[[A]] : tensor<4xf32>
+// CHECK: %[[S:.*]], %[[F:.*]] = rec.scan %[[COEFF]], %[[X]], init %{{.*}} : tensor<?x?x4xf32>, tensor<?x4xf32>
+// CHECK: %[[Y:.*]] = rec.recurrence batch %{{.*}} length %{{.*}} inputs(%[[S]] : tensor<?x?x4xf32>)
+// CHECK: ^bb0(%[[HN:.*]]: tensor<4xf32>):
 // CHECK: %[[TWICE:.*]] = arith.mulf %[[HN]], %{{.*}}
 // CHECK: rec.yield %[[TWICE]]
 // CHECK: rec.return %[[Y]], %[[F]]

@@ -429,6 +429,8 @@ bool runCompiler(const Options &opts, const std::vector<const Model *> &models,
     llvm::errs() << "seqc: error: " << error << "\n";
     return false;
   }
+  if (!result.isBinary)
+    result.text.assign(result.binary.begin(), result.binary.end());
   return true;
 }
 

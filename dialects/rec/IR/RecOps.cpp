@@ -10,6 +10,8 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/BitVector.h"
 #include "mlir/Interfaces/FunctionImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include <cmath>
@@ -223,6 +225,99 @@ void RecurrenceOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
     for (OpOperand &use : getResult(i).getUses())
       if (isa<ReturnOp>(use.getOwner()) && use.getOperandNumber() < outputs.size())
         setNameFn(getResult(i), cast<StringAttr>(outputs[use.getOperandNumber()]).getValue());
+}
+
+namespace {
+/// An output that yields a step input unchanged is that input's sequence:
+/// uses of the result read the input instead. rec-to-scan and rec-hoist leave
+/// such pass-throughs, and each would otherwise cost a copy of B x T values.
+struct ForwardInputsToOutputs : OpRewritePattern<RecurrenceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RecurrenceOp op, PatternRewriter &rewriter) const override {
+    auto yield = cast<YieldOp>(op.getBody().getTerminator());
+    unsigned nState = op.getNumStates();
+    bool changed = false;
+    for (unsigned i = nState; i < op.getNumResults(); ++i) {
+      auto arg = dyn_cast<BlockArgument>(yield.getOperand(i));
+      if (!arg || arg.getOwner() != &op.getBody() || arg.getArgNumber() < nState)
+        continue;
+      Value input = op.getInputs()[arg.getArgNumber() - nState];
+      Value result = op.getResult(i);
+      if (input.getType() != result.getType() || result.use_empty())
+        continue;
+      rewriter.replaceAllUsesWith(result, input);
+      changed = true;
+    }
+    return success(changed);
+  }
+};
+
+/// Output sequences nobody reads are not computed; a recurrence whose results
+/// are all unread is erased (its only effects are on its own results).
+struct DropDeadOutputs : OpRewritePattern<RecurrenceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RecurrenceOp op, PatternRewriter &rewriter) const override {
+    if (op.use_empty()) {
+      rewriter.eraseOp(op);
+      return success();
+    }
+    unsigned nState = op.getNumStates();
+    auto yield = cast<YieldOp>(op.getBody().getTerminator());
+    SmallVector<Value> keptYields(yield.getOperands().take_front(nState));
+    SmallVector<Type> keptTypes(op.getResults().take_front(nState).getTypes());
+    SmallVector<Value> oldResults(op.getResults().take_front(nState));
+    for (unsigned i = nState; i < op.getNumResults(); ++i) {
+      if (op.getResult(i).use_empty())
+        continue;
+      keptYields.push_back(yield.getOperand(i));
+      keptTypes.push_back(op.getResult(i).getType());
+      oldResults.push_back(op.getResult(i));
+    }
+    if (keptTypes.size() == op.getNumResults())
+      return failure();
+    auto replacement = RecurrenceOp::create(rewriter, op.getLoc(), keptTypes, op.getBatch(),
+                                            op.getLength(), op.getInits(), op.getInputs());
+    rewriter.eraseBlock(&replacement.getBody());
+    rewriter.inlineRegionBefore(op.getStep(), replacement.getStep(), replacement.getStep().end());
+    rewriter.setInsertionPoint(yield);
+    rewriter.replaceOpWithNewOp<YieldOp>(yield, keptYields);
+    for (auto [oldResult, newResult] : llvm::zip(oldResults, replacement.getResults()))
+      rewriter.replaceAllUsesWith(oldResult, newResult);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// Inputs the step does not read are not sliced and not kept alive.
+struct DropUnusedInputs : OpRewritePattern<RecurrenceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RecurrenceOp op, PatternRewriter &rewriter) const override {
+    unsigned nState = op.getNumStates();
+    Block &body = op.getBody();
+    SmallVector<Value> keptInputs;
+    llvm::BitVector dead(body.getNumArguments());
+    for (auto [i, input] : llvm::enumerate(op.getInputs())) {
+      if (body.getArgument(nState + i).use_empty())
+        dead.set(nState + i);
+      else
+        keptInputs.push_back(input);
+    }
+    if (dead.none())
+      return failure();
+    auto replacement = RecurrenceOp::create(rewriter, op.getLoc(), op.getResultTypes(),
+                                            op.getBatch(), op.getLength(), op.getInits(),
+                                            keptInputs);
+    rewriter.eraseBlock(&replacement.getBody());
+    rewriter.inlineRegionBefore(op.getStep(), replacement.getStep(), replacement.getStep().end());
+    replacement.getBody().eraseArguments(dead);
+    rewriter.replaceOp(op, replacement.getResults());
+    return success();
+  }
+};
+} // namespace
+
+void RecurrenceOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *context) {
+  results.add<ForwardInputsToOutputs, DropDeadOutputs, DropUnusedInputs>(context);
 }
 
 LogicalResult RecurrenceOp::verify() {

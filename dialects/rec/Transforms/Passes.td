@@ -23,6 +23,17 @@ def RecHoist : Pass<"rec-hoist", "::mlir::rec::ModelOp"> {
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def RecHoistInvariants : Pass<"rec-hoist-invariants", "::mlir::rec::ModelOp"> {
+  let summary = "moves work on params and constants alone out of the step";
+  let description = [{
+    A value of the step that depends on neither a state nor a step input
+    (`-exp(A_log)` in Mamba, a transposed weight) is the same at every step:
+    it is computed once, before the recurrence, instead of B x T times. Only
+    pure, speculatable ops move (MLIR's loop-invariant code motion over the
+    step region), so a recurrence that runs no step computes nothing wrong.
+  }];
+}
+
 def RecToScan : Pass<"rec-to-scan", "::mlir::rec::ModelOp"> {
   let summary = "rewrites elementwise-affine recurrences into rec.scan";
   let description = [{
@@ -31,7 +42,18 @@ def RecToScan : Pass<"rec-to-scan", "::mlir::rec::ModelOp"> {
     sequences a and b; one `rec.scan` per state; and a stateless recurrence
     that computes the outputs from the updated states. Recurrences the
     analysis does not find scannable are left alone.
+
+    With `streaming-when-expanding`, a recurrence whose coefficients would be
+    expansions (broadcasts of smaller step data, as Mamba's [D, N] decay from
+    a [D] step) is left alone too: materialised for all steps they would
+    cost more memory traffic than a loop that streams over time and computes
+    them in the step, which is how the CPU runs such a recurrence when its
+    channels fill the cores.
   }];
+  let options = [
+    Option<"streamingWhenExpanding", "streaming-when-expanding", "bool", "false",
+           "leave recurrences whose scan coefficients would be expansions">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 

@@ -81,6 +81,24 @@ struct RecHoistPass : impl::RecHoistBase<RecHoistPass> {
         }
       });
     }
+    // An expansion (a broadcast of step data, or computed from one) is
+    // recomputed in the step from what it expands: stored for all steps it
+    // would cost more memory traffic than its arithmetic.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (Value value : llvm::to_vector(frontier)) {
+        if (!analysis.isExpansion(value))
+          continue;
+        frontier.remove(value);
+        for (Value operand : value.getDefiningOp()->getOperands()) {
+          Operation *def = operand.getDefiningOp();
+          if (def && def->getBlock() == &body && analysis.isStateIndependent(def) &&
+              dependsOnStepInput(operand, body, nState, variesMemo))
+            frontier.insert(operand);
+        }
+        changed = true;
+      }
+    }
     if (frontier.empty())
       return;
 

@@ -21,14 +21,22 @@ namespace mlir::rec {
 namespace {
 
 struct RecToScanPass : impl::RecToScanBase<RecToScanPass> {
+  using RecToScanBase::RecToScanBase;
   void runOnOperation() override {
     SmallVector<RecurrenceOp> recurrences;
     getOperation().walk([&](RecurrenceOp op) { recurrences.push_back(op); });
     for (RecurrenceOp op : recurrences) {
       seqc::RecurrenceAnalysis analysis(op);
-      if (analysis.isScannable())
+      if (analysis.isScannable() && !(streamingWhenExpanding && expands(analysis, op)))
         rewrite(op, analysis);
     }
+  }
+
+  static bool expands(const seqc::RecurrenceAnalysis &analysis, RecurrenceOp op) {
+    for (unsigned i = 0; i < op.getNumStates(); ++i)
+      if (analysis.scanCoefficientsExpand(i))
+        return true;
+    return false;
   }
 
   void rewrite(RecurrenceOp recurrence, const seqc::RecurrenceAnalysis &analysis) {

@@ -70,6 +70,18 @@ public:
   bool isStateIndependent(mlir::Operation *op) const { return !stateDependent.contains(op); }
   bool isStateIndependent(mlir::Value value) const;
 
+  /// True when a step value is step-varying data spread over more elements
+  /// than it came from: a broadcast of a step value (Mamba's
+  /// `delta[:, None]`), or computed elementwise from one. Materialising such a
+  /// value for all B x T steps costs more memory traffic than recomputing it
+  /// inside the step, so rec-hoist hoists what it is computed from instead,
+  /// and the scan form is not chosen when its coefficients are such values.
+  bool isExpansion(mlir::Value value) const;
+
+  /// True when the scan form's coefficient and offset for state `index`
+  /// would be expansions (see isExpansion).
+  bool scanCoefficientsExpand(unsigned index) const;
+
   /// Writes the IR for the coefficient and offset of state `index`'s update at
   /// the builder's insertion point (inside the step). Only for
   /// ElementwiseAffine states.

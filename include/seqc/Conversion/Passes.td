@@ -47,4 +47,18 @@ def ConvertParallelToRuntime : Pass<"convert-parallel-to-runtime", "::mlir::Modu
                            "::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect"];
 }
 
+def ApproximateMath : Pass<"approximate-math"> {
+  let summary = "f32 transcendental functions as polynomials, so their loops vectorise";
+  let description = [{
+    Rewrites `math.exp`, `log`, `log1p`, `tanh`, `erf` and their kin on f32
+    (scalars or vectors) into MLIR's polynomial approximations: plain
+    arithmetic that LLVM's loop vectoriser turns into SIMD code, where a call
+    to libm's `expf` would stay one scalar call per element. The
+    approximations are within a few ulp of libm, far inside the tolerance of
+    language.md section 6; functions without one stay libm calls.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // SEQC_CONVERSION_PASSES

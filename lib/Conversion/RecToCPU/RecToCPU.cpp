@@ -563,12 +563,15 @@ struct ConvertRecToCPUPass : seqc::impl::ConvertRecToCPUBase<ConvertRecToCPUPass
 
     // An init (tensor.empty, or a fill of one) shared by several linalg ops
     // gets a copy per op: eliminate-empty-tensors may otherwise give all of
-    // them the one output buffer it picks for the first.
+    // them the one output buffer it picks for the first. So does an init
+    // made outside the loop its op runs in (hoisted as step-invariant): used
+    // in place, every step would first have to copy it.
     SmallVector<OpOperand *> sharedInits;
     func.walk([&](linalg::LinalgOp linalgOp) {
       for (OpOperand &init : linalgOp.getDpsInitsMutable()) {
         Operation *def = init.get().getDefiningOp();
-        if (isa_and_nonnull<tensor::EmptyOp, linalg::FillOp>(def) && !def->hasOneUse())
+        if (isa_and_nonnull<tensor::EmptyOp, linalg::FillOp>(def) &&
+            (!def->hasOneUse() || def->getParentRegion() != linalgOp->getParentRegion()))
           sharedInits.push_back(&init);
       }
     });
