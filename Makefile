@@ -2,14 +2,15 @@
 #   make run    set up, build, and run the main example end to end
 #   make test   set up, build, and run the whole test suite
 #   make fuzz   fuzz the front end for FUZZ_SECONDS (default 300)
-#   make docs   regenerate the rec dialect's op docs from ODS into docs/
+#   make docs   regenerate the op and pass docs from ODS into docs/
+#   make bench  time the generated kernels against hand-written C++ (docs/benchmarks.md)
 BUILD ?= build
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 -DLLVM_USE_LINKER=lld
 
-.PHONY: setup build run test fuzz docs clean
+.PHONY: setup build run test fuzz docs bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -43,7 +44,12 @@ fuzz: setup
 docs: build
 	@ninja -C $(BUILD) mlir-doc
 	@cp $(BUILD)/docs/Dialects/RecDialect.md docs/RecDialect.md
-	@echo "docs/RecDialect.md updated"
+	@cp $(BUILD)/docs/Dialects/RecPasses.md docs/RecPasses.md
+	@cp $(BUILD)/docs/Dialects/ConversionPasses.md docs/ConversionPasses.md
+	@echo "docs/RecDialect.md, docs/RecPasses.md, docs/ConversionPasses.md updated"
+
+bench: build
+	@bash scripts/bench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

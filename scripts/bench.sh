@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# make bench: the kernels against hand-written C++ (bench/bench_kernels.cpp),
+# then seqc's compile time for every example. Figures go to stdout as
+# Markdown; docs/benchmarks.md records a run with the machine named.
+set -euo pipefail
+build=${1:-build}
+ninja -C "$build" seqc seqc-bench >/dev/null
+echo "# seqc benchmarks, $(date -u +%Y-%m-%d)"
+echo
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores online"
+echo
+"$build/bench/seqc-bench"
+echo
+echo "### seqc compile time per example (--emit obj, best of 3)"
+echo
+echo "| example | models | seconds |"
+echo "| --- | ---: | ---: |"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for file in examples/*.seq; do
+  best=""
+  for _ in 1 2 3; do
+    start=$(date +%s.%N)
+    "$build/bin/seqc" "$file" --emit obj -o "$tmp/out.o"
+    end=$(date +%s.%N)
+    t=$(echo "$end - $start" | bc)
+    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
+  done
+  models=$(grep -c '^model ' "$file")
+  printf '| %s | %d | %.2f |\n' "$(basename "$file")" "$models" "$best"
+done
