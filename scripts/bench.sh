@@ -18,14 +18,14 @@ echo "| --- | ---: | ---: |"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for file in examples/*.seq; do
-  best=""
+  best=0
   for _ in 1 2 3; do
-    start=$(date +%s.%N)
+    start=$(date +%s%N)
     "$build/bin/seqc" "$file" --emit obj -o "$tmp/out.o"
-    end=$(date +%s.%N)
-    t=$(echo "$end - $start" | bc)
-    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
+    elapsed=$(( $(date +%s%N) - start ))
+    if [ "$best" = 0 ] || [ "$elapsed" -lt "$best" ]; then best=$elapsed; fi
   done
   models=$(grep -c '^model ' "$file")
-  printf '| %s | %d | %.2f |\n' "$(basename "$file")" "$models" "$best"
+  printf '| %s | %d | %d.%02d |\n' "$(basename "$file")" "$models" \
+    $(( best / 1000000000 )) $(( best / 10000000 % 100 ))
 done
