@@ -427,6 +427,15 @@ AffineParts RecurrenceAnalysis::buildAffineParts(OpBuilder &builder, unsigned in
 }
 
 bool RecurrenceAnalysis::isExpansion(Value value) const {
+  auto it = expansionMemo.find(value);
+  if (it != expansionMemo.end())
+    return it->second;
+  bool result = computeIsExpansion(value);
+  expansionMemo[value] = result;
+  return result;
+}
+
+bool RecurrenceAnalysis::computeIsExpansion(Value value) const {
   Block &body = recurrence.getBody();
   Operation *def = value.getDefiningOp();
   // Step inputs, states and values from above are what they are.

@@ -16,6 +16,7 @@
 #include "RecOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
 #include <optional>
@@ -88,9 +89,14 @@ public:
   AffineParts buildAffineParts(mlir::OpBuilder &builder, unsigned index) const;
 
 private:
+  bool computeIsExpansion(mlir::Value value) const;
+
   mutable mlir::rec::RecurrenceOp recurrence;
   llvm::SmallVector<StateInfo> states;
   llvm::DenseSet<mlir::Operation *> stateDependent;
+  /// isExpansion's answers: a step that reuses a value (v = u * u, repeated)
+  /// would otherwise take time exponential in its length.
+  mutable llvm::DenseMap<mlir::Value, bool> expansionMemo;
   bool implicitState = false;
   bool oldStateReadByOutputs = false;
 };
