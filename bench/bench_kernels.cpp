@@ -128,61 +128,89 @@ void triad(const float *__restrict a, const float *__restrict b, float *__restri
 using DiagonalKernel = int (*)(int64_t, int64_t, const float *, const float *, const float *,
                                float *, float *);
 
+/// Runs the kernel with SEQC_SCAN_SPLIT set to `split` ("" = the runtime's
+/// cost model decides).
+void setScanSplit(const char *split) {
+  if (*split)
+    setenv("SEQC_SCAN_SPLIT", split, 1);
+  else
+    unsetenv("SEQC_SCAN_SPLIT");
+}
+
 void benchDiagonal(const char *label, DiagonalKernel kernel, int64_t B, int64_t H, int64_t T) {
   const int64_t n = B * T * H;
   std::vector<float> a(n), b(n), y(n), yLoop(n), final(B * H);
   fill(a, 0.5f, 1.0f, 1);
   fill(b, -1.0f, 1.0f, 2);
   std::vector<Variant> variants;
+  std::vector<int> threadsOf;
+  std::vector<bool> isKernel;
+  auto add = [&](std::string name, int threads, bool kernelVariant, std::function<void()> run) {
+    variants.push_back({std::move(name), std::move(run)});
+    threadsOf.push_back(threads);
+    isKernel.push_back(kernelVariant);
+  };
   for (int threads : {1, 2}) {
-    variants.push_back({"seqc kernel, " + std::to_string(threads) + " thread(s)", [&, threads] {
-                          setKernelThreads(threads);
-                          check(kernel(B, T, a.data(), b.data(), nullptr, y.data(), final.data()),
-                                label);
-                        }});
+    // The kernel as shipped (the runtime's plan decides how to split), then,
+    // on 2 threads, with the time split forced off and on to show what the
+    // plan chose between.
+    struct Choice {
+      const char *split, *what;
+    };
+    std::vector<Choice> choices = {{"", ""}};
+    if (threads > 1 && B < threads)
+      choices = {{"", ", cost model"}, {"1", ", no time split"}, {"2", ", time split"}};
+    for (Choice choice : choices)
+      add("seqc kernel, " + std::to_string(threads) + " thread(s)" + choice.what, threads,
+          *choice.split == 0, [&, threads, choice] {
+            setKernelThreads(threads);
+            setScanSplit(choice.split);
+            check(kernel(B, T, a.data(), b.data(), nullptr, y.data(), final.data()), label);
+            setScanSplit("");
+          });
     // Threads split the (row, channel) lanes: rows first, then halves of H.
-    variants.push_back({"C++ loop, " + std::to_string(threads) + " thread(s)", [&, threads] {
-                          int64_t splits = B >= threads ? 1 : threads;
-                          parallelFor(threads, B * splits, [&](int64_t begin, int64_t end) {
-                            for (int64_t lane = begin; lane < end; ++lane) {
-                              int64_t row = lane / splits, part = lane % splits;
-                              diagonalLoop(T, H, a.data(), b.data(), yLoop.data(), row,
-                                           H * part / splits, H * (part + 1) / splits);
-                            }
-                          });
-                        }});
-    variants.push_back({"triad, " + std::to_string(threads) + " thread(s)", [&, threads] {
-                          parallelFor(threads, n, [&](int64_t begin, int64_t end) {
-                            triad(a.data(), b.data(), yLoop.data(), begin, end);
-                          });
-                        }});
+    add("C++ loop, " + std::to_string(threads) + " thread(s)", threads, false, [&, threads] {
+      int64_t splits = B >= threads ? 1 : threads;
+      parallelFor(threads, B * splits, [&](int64_t begin, int64_t end) {
+        for (int64_t lane = begin; lane < end; ++lane) {
+          int64_t row = lane / splits, part = lane % splits;
+          diagonalLoop(T, H, a.data(), b.data(), yLoop.data(), row, H * part / splits,
+                       H * (part + 1) / splits);
+        }
+      });
+    });
+    add("triad, " + std::to_string(threads) + " thread(s)", threads, false, [&, threads] {
+      parallelFor(threads, n,
+                  [&](int64_t begin, int64_t end) { triad(a.data(), b.data(), yLoop.data(), begin, end); });
+    });
   }
-  // The loop's output last, for the agreement check.
-  variants.push_back({"", [&] {
-                        parallelFor(1, B, [&](int64_t begin, int64_t end) {
-                          for (int64_t row = begin; row < end; ++row)
-                            diagonalLoop(T, H, a.data(), b.data(), yLoop.data(), row, 0, H);
-                        });
-                      }});
+  // The kernel's output with the plan's choice, then the loop's, for the
+  // agreement check.
+  add("", 2, false, [&] {
+    setKernelThreads(2);
+    check(kernel(B, T, a.data(), b.data(), nullptr, y.data(), final.data()), label);
+  });
+  add("", 1, false, [&] {
+    for (int64_t row = 0; row < B; ++row)
+      diagonalLoop(T, H, a.data(), b.data(), yLoop.data(), row, 0, H);
+  });
   timeAll(variants);
-  variants.pop_back();
+  variants.erase(variants.end() - 2, variants.end());
   double bytes = 3.0 * double(n) * sizeof(float);
   std::printf("\n### %s: B = %lld, H = %lld, T = %lld (%.2f GB streamed per call)\n\n", label,
               (long long)B, (long long)H, (long long)T, bytes / 1e9);
   std::printf("| variant | time (ms) | GB/s | kernel / this |\n| --- | ---: | ---: | ---: |\n");
+  // "kernel / this": this variant's time over the shipped kernel's at the
+  // same thread count, i.e. the kernel's bandwidth as a fraction of this
+  // one's; >= 1 means the kernel is at least as fast.
   double kernelTime[3] = {0, 0, 0};
+  for (size_t i = 0; i < variants.size(); ++i)
+    if (isKernel[i])
+      kernelTime[threadsOf[i]] = variants[i].median();
   for (size_t i = 0; i < variants.size(); ++i) {
-    int threads = i < 3 ? 1 : 2;
-    if (i % 3 == 0)
-      kernelTime[threads] = variants[i].median();
-  }
-  for (size_t i = 0; i < variants.size(); ++i) {
-    int threads = i < 3 ? 1 : 2;
     double t = variants[i].median();
-    // GB/s ratio kernel / variant at the same thread count: >= 1 means the
-    // kernel is at least as fast.
     std::printf("| %s | %.1f | %.1f | %.2f |\n", variants[i].name.c_str(), t * 1e3,
-                bytes / t / 1e9, t / kernelTime[threads]);
+                bytes / t / 1e9, t / kernelTime[threadsOf[i]]);
   }
   std::printf("\nmax |kernel - loop| = %.2e\n", maxAbsDiff(y, yLoop));
 }

@@ -10,10 +10,18 @@
  * on the calling thread, and falls back to running a range inline when a
  * thread cannot be started, so it never fails.
  *
+ * seqc_scan_plan decides how a linear scan is split across threads: over
+ * batch rows first, then over blocks of channels, and over time (the
+ * three-phase chunked scan) only where its cost model says that pays; the
+ * model needs the machine's streaming bandwidth on one thread and on all,
+ * which it measures once per process (or reads from SEQC_BANDWIDTH).
+ *
  *===----------------------------------------------------------------------===*/
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef void (*seqc_body_fn)(void *ctx, int64_t begin, int64_t end);
@@ -87,4 +95,197 @@ void seqc_parallel_for(int64_t n, seqc_body_fn fn, void *ctx, int64_t cost) {
     else
       seqc_run_task(&tasks[i]);
   }
+}
+
+/*===----------------------------------------------------------------------===*
+ * The scan's plan
+ *===----------------------------------------------------------------------===*/
+
+/* A block of channels narrower than this streams poorly (and a row of fewer
+ * channels is not split across threads at all). */
+static const int64_t kMinBlockChannels = 128;
+/* Below this many bytes moved, starting threads three times costs more than
+ * a split saves. */
+static const double kMinSplitBytes = 16.0 * 1024 * 1024;
+/* Starting and joining the threads of one parallel phase, in seconds. */
+static const double kPhaseOverhead = 50e-6;
+/* Each array of the calibration triad: 32 MiB, far beyond any private cache. */
+enum { kCalibrationFloats = 8 << 20 };
+
+static struct {
+  double one, all; /* bytes per second on one thread, on all threads */
+  int64_t threads; /* what "all" was */
+} seqc_bandwidth;
+static pthread_once_t seqc_bandwidth_once = PTHREAD_ONCE_INIT;
+
+struct seqc_triad {
+  float *a, *b, *c;
+};
+
+static void seqc_triad_body(void *ctx, int64_t begin, int64_t end) {
+  struct seqc_triad *t = (struct seqc_triad *)ctx;
+  for (int64_t i = begin; i < end; ++i)
+    t->a[i] = t->b[i] + 0.5f * t->c[i];
+}
+
+static void seqc_touch_body(void *ctx, int64_t begin, int64_t end) {
+  struct seqc_triad *t = (struct seqc_triad *)ctx;
+  for (int64_t i = begin; i < end; ++i) {
+    t->a[i] = 0.0f;
+    t->b[i] = 1.0f;
+    t->c[i] = 2.0f;
+  }
+}
+
+static double seqc_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* Bytes per second of the best of three triads on (at most) `threads`. */
+static double seqc_time_triad(struct seqc_triad *t, int64_t threads) {
+  double best = 1e30;
+  for (int round = 0; round < 3; ++round) {
+    double start = seqc_now();
+    if (threads <= 1)
+      seqc_triad_body(t, 0, kCalibrationFloats);
+    else
+      seqc_parallel_for(kCalibrationFloats, seqc_triad_body, t, INT64_MAX / kCalibrationFloats);
+    double elapsed = seqc_now() - start;
+    if (elapsed < best)
+      best = elapsed;
+  }
+  return 3.0 * sizeof(float) * kCalibrationFloats / (best > 1e-9 ? best : 1e-9);
+}
+
+static void seqc_measure_bandwidth(void) {
+  int64_t threads = seqc_thread_limit();
+  seqc_bandwidth.threads = threads;
+  /* SEQC_BANDWIDTH="ONE,ALL" in GB/s skips the measurement. */
+  const char *env = getenv("SEQC_BANDWIDTH");
+  if (env && *env) {
+    char *rest = 0;
+    double one = strtod(env, &rest);
+    if (rest && *rest == ',') {
+      char *end = 0;
+      double all = strtod(rest + 1, &end);
+      if (end && *end == 0 && one > 0 && all > 0) {
+        seqc_bandwidth.one = one * 1e9;
+        seqc_bandwidth.all = all * 1e9;
+        return;
+      }
+    }
+  }
+  struct seqc_triad t;
+  t.a = (float *)malloc(sizeof(float) * kCalibrationFloats);
+  t.b = (float *)malloc(sizeof(float) * kCalibrationFloats);
+  t.c = (float *)malloc(sizeof(float) * kCalibrationFloats);
+  if (!t.a || !t.b || !t.c) {
+    /* No memory to measure with: assume bandwidth grows with the threads,
+     * which makes no split look worse than it is. */
+    seqc_bandwidth.one = 10e9;
+    seqc_bandwidth.all = 10e9 * threads;
+  } else {
+    seqc_parallel_for(kCalibrationFloats, seqc_touch_body, &t, INT64_MAX / kCalibrationFloats);
+    seqc_bandwidth.one = seqc_time_triad(&t, 1);
+    seqc_bandwidth.all = threads > 1 ? seqc_time_triad(&t, threads) : seqc_bandwidth.one;
+    if (seqc_bandwidth.all < seqc_bandwidth.one)
+      seqc_bandwidth.all = seqc_bandwidth.one;
+  }
+  free(t.a);
+  free(t.b);
+  free(t.c);
+}
+
+/* Bytes per second that p threads stream together: each as fast as one
+ * alone until the memory system saturates. */
+static double seqc_bandwidth_of(int64_t p) {
+  double linear = seqc_bandwidth.one * (double)p;
+  return linear < seqc_bandwidth.all ? linear : seqc_bandwidth.all;
+}
+
+/* Predicted seconds for `items` independent (row, channel block) scans of
+ * `steps` steps, each step moving `bytesPerStep` (as the triad counts them:
+ * two arrays read, one written), split `splits` ways in time on `threads`.
+ * The three-phase split gives every item a first chunk of s0 steps scanned
+ * from the true initial state and `splits` chunks of w steps: phase 1 scans
+ * the first chunk while the others reduce all but the last (reading a and b:
+ * 2/3 of a scanned step's bytes); phase 3 scans them. With 3 s0 = 2 w the
+ * phases balance, and each item costs 5/3 w scanned steps. (Measured on one
+ * thread of the development machine, a reduced step costs 0.73 of a scanned
+ * one: a thread's bandwidth there is bounded by its outstanding misses, not
+ * by the write-backs.) */
+static double seqc_predict(int64_t items, int64_t steps, double bytesPerStep, int64_t splits,
+                           int64_t threads) {
+  int64_t n = items * splits;
+  int64_t p = n < threads ? n : threads;
+  double perThread = seqc_bandwidth_of(p) / (double)p;
+  double waves = (double)((n + p - 1) / p);
+  if (splits == 1)
+    return waves * (double)steps * bytesPerStep / perThread + kPhaseOverhead;
+  double w = 3.0 * (double)steps / (3.0 * (double)splits + 2.0);
+  return waves * (5.0 / 3.0) * w * bytesPerStep / perThread + 3 * kPhaseOverhead;
+}
+
+/* SEQC_SCAN_SPLIT: unset or "auto" (the cost model), or a number of time
+ * chunks per row to force (1: never split time). */
+static int64_t seqc_forced_splits(void) {
+  const char *env = getenv("SEQC_SCAN_SPLIT");
+  if (!env || !*env)
+    return 0;
+  char *end = 0;
+  long value = strtol(env, &end, 10);
+  return end && *end == 0 && value > 0 ? value : 0;
+}
+
+/* The plan for a scan of `rows` batch rows of `channels` f32 channels over
+ * `steps` steps: (channel blocks << 32) | time splits, each at least 1. */
+int64_t seqc_scan_plan(int64_t rows, int64_t steps, int64_t channels) {
+  int64_t threads = seqc_thread_limit();
+  int64_t blocks = 1;
+  if (rows > 0 && rows < threads && channels >= 2 * kMinBlockChannels) {
+    blocks = (threads + rows - 1) / rows;
+    if (blocks > channels / kMinBlockChannels)
+      blocks = channels / kMinBlockChannels;
+  }
+  int64_t items = rows * blocks;
+  int64_t splits = 1;
+  const char *why = items >= threads ? "rows and channel blocks fill the threads"
+                                     : "too few steps to split";
+  int64_t forced = seqc_forced_splits();
+  if (forced > 0) {
+    splits = forced;
+    why = "SEQC_SCAN_SPLIT";
+  } else if (items > 0 && items < threads && steps > 1) {
+    double bytesPerStep = 3.0 * sizeof(float) * (double)channels / (double)blocks;
+    why = "too little work to pay for threads";
+    if ((double)items * (double)steps * bytesPerStep >= kMinSplitBytes) {
+      pthread_once(&seqc_bandwidth_once, seqc_measure_bandwidth);
+      why = "the cost model";
+      double best = seqc_predict(items, steps, bytesPerStep, 1, threads);
+      for (int64_t s = 2; s <= threads; ++s) {
+        double predicted = seqc_predict(items, steps, bytesPerStep, s, threads);
+        if (predicted < best) {
+          best = predicted;
+          splits = s;
+        }
+      }
+    }
+  }
+  if (splits > steps)
+    splits = steps > 1 ? steps : 1;
+  if (splits > 0xffffffff)
+    splits = 0xffffffff;
+  /* SEQC_VERBOSE: say what was chosen, and why, on stderr. */
+  const char *verbose = getenv("SEQC_VERBOSE");
+  if (verbose && *verbose && *verbose != '0')
+    fprintf(stderr,
+            "seqc: scan of %lld row(s) x %lld channel(s) over %lld step(s) on %lld thread(s): "
+            "%lld channel block(s), %lld time chunk(s) per row (%s; bandwidth %.1f GB/s on one "
+            "thread, %.1f on all)\n",
+            (long long)rows, (long long)channels, (long long)steps, (long long)threads,
+            (long long)blocks, (long long)splits, why, seqc_bandwidth.one / 1e9,
+            seqc_bandwidth.all / 1e9);
+  return (blocks << 32) | splits;
 }

@@ -131,7 +131,7 @@ LogicalResult lowerToLLVMDialect(ModuleOp module) {
       "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
       "eliminate-empty-tensors,"
       "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
-      "buffer-deallocation-pipeline,canonicalize,"
+      "buffer-deallocation-pipeline,canonicalize,convert-linear-scan-to-loops,"
       "scf-forall-to-parallel,convert-parallel-to-runtime,"
       "func.func(convert-linalg-to-loops,approximate-math),"
       "expand-strided-metadata,lower-affine,canonicalize,cse,"

@@ -440,5 +440,95 @@ LogicalResult ScanOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// LinearScanOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearScanOp::verify() {
+  auto seq = cast<ShapedType>(getCoefficients().getType());
+  bool onTensors = isa<RankedTensorType>(seq);
+  for (Value operand : getOperands()) {
+    auto type = dyn_cast<ShapedType>(operand.getType());
+    if (!type || !type.hasRank() || isa<RankedTensorType>(type) != onTensors ||
+        (!onTensors && !isa<MemRefType>(type)))
+      return emitOpError() << "needs all operands ranked tensors or all memrefs, got "
+                           << operand.getType();
+    if (!type.getElementType().isF32())
+      return emitOpError() << "needs f32 operands, got " << operand.getType();
+  }
+  if (seq.getRank() < 2)
+    return emitOpError() << "needs coefficient sequences of rank at least 2 (batch, time), got "
+                         << seq;
+  for (Value sequence : {getOffsets(), getStates()})
+    if (cast<ShapedType>(sequence.getType()).getShape() != seq.getShape())
+      return emitOpError() << "needs offsets and states shaped as the coefficients " << seq
+                           << ", got " << sequence.getType();
+  SmallVector<int64_t> stateShape = {seq.getDimSize(0)};
+  stateShape.append(seq.getShape().begin() + 2, seq.getShape().end());
+  for (Value state : {getInit(), getFinalState()})
+    if (cast<ShapedType>(state.getType()).getShape() != ArrayRef<int64_t>(stateShape))
+      return emitOpError() << "needs init and final state shaped as the sequences without "
+                              "their time axis, got "
+                           << state.getType() << " for " << seq;
+  if (onTensors) {
+    if (getNumResults() != 2 || getResult(0).getType() != getStates().getType() ||
+        getResult(1).getType() != getFinalState().getType())
+      return emitOpError() << "on tensors returns its two destinations' types";
+  } else if (getNumResults() != 0) {
+    return emitOpError() << "on memrefs has no results";
+  }
+  return success();
+}
+
+void LinearScanOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects) {
+  // On tensors the op is pure; on memrefs it reads its inputs and writes its
+  // destinations, entirely (the destinations are never read).
+  if (hasPureTensorSemantics())
+    return;
+  for (OpOperand &operand : getOperation()->getOpOperands()) {
+    if (isDpsInit(&operand))
+      effects.emplace_back(MemoryEffects::Write::get(), &operand,
+                           SideEffects::DefaultResource::get());
+    else
+      effects.emplace_back(MemoryEffects::Read::get(), &operand,
+                           SideEffects::DefaultResource::get());
+  }
+}
+
+bool LinearScanOp::bufferizesToMemoryRead(OpOperand &operand,
+                                          const bufferization::AnalysisState &) {
+  // Every element of both destinations is overwritten before it is read.
+  return !isDpsInit(&operand);
+}
+
+bool LinearScanOp::bufferizesToMemoryWrite(OpOperand &operand,
+                                           const bufferization::AnalysisState &) {
+  return isDpsInit(&operand);
+}
+
+bufferization::AliasingValueList
+LinearScanOp::getAliasingValues(OpOperand &operand, const bufferization::AnalysisState &) {
+  if (!isDpsInit(&operand))
+    return {};
+  return {{getTiedOpResult(&operand), bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult LinearScanOp::bufferize(RewriterBase &rewriter,
+                                      const bufferization::BufferizationOptions &options,
+                                      bufferization::BufferizationState &state) {
+  SmallVector<Value> buffers;
+  for (Value operand : getOperands()) {
+    FailureOr<Value> buffer = bufferization::getBuffer(rewriter, operand, options, state);
+    if (failed(buffer))
+      return failure();
+    buffers.push_back(*buffer);
+  }
+  rewriter.setInsertionPoint(*this);
+  LinearScanOp::create(rewriter, getLoc(), TypeRange{}, buffers);
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, {buffers[3], buffers[4]});
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "RecOps.cpp.inc"

@@ -2,7 +2,9 @@
 //
 // rec.model, rec.recurrence and their terminators, and rec.attention, the one
 // step operation with an implicit state of its own (the key/value history).
-// rec.scan is the parallel-scan form; rec.chunked and rec.newton join later.
+// rec.scan is the parallel-scan form; rec.linear_scan is its destination-
+// passing twin that the CPU lowering bufferizes (on tensors, then on the
+// caller's buffers); rec.chunked and rec.newton join later.
 //
 //===----------------------------------------------------------------------===//
 #ifndef REC_OPS
@@ -15,6 +17,8 @@ include "mlir/Interfaces/FunctionInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/RegionKindInterface.td"
 include "mlir/IR/OpAsmInterface.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
+include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
 
 def Rec_ModelOp : Rec_Op<"model", [
     FunctionOpInterface, IsolatedFromAbove, SingleBlock,
@@ -204,6 +208,49 @@ def Rec_ScanOp : Rec_Op<"scan", [Pure, AllTypesMatch<["coefficients", "offsets",
             offsets, init);
     }]>
   ];
+  let hasVerifier = 1;
+}
+
+def Rec_LinearScanOp : Rec_Op<"linear_scan", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite", "getAliasingValues",
+         "bufferize"]>]> {
+  let summary = "destination-passing twin of rec.scan, on tensors or buffers";
+  let description = [{
+    The same recurrence as `rec.scan`, h[t] = a[t] * h[t-1] + b[t] with
+    h[-1] = `init`, written into `states` (every h[t]) and `final_state`
+    (h[T-1], or `init` when T = 0). On tensors it returns the two filled
+    destinations; One-Shot Bufferize turns it into the form on memrefs,
+    which has no results and writes into its destinations (the caller's
+    output arrays, when the states are a model output). The lowering to
+    loops (`convert-linear-scan-to-loops`) happens on buffers, where it can
+    compute in place and split time across threads.
+
+    ```mlir
+    %hs, %hT = rec.linear_scan ins(%a, %b, %h0 : tensor<?x?x4xf32>, tensor<?x?x4xf32>,
+                                   tensor<?x4xf32>)
+                               outs(%e, %f : tensor<?x?x4xf32>, tensor<?x4xf32>)
+                               -> tensor<?x?x4xf32>, tensor<?x4xf32>
+    rec.linear_scan ins(%a, %b, %h0 : memref<?x?x4xf32>, memref<?x?x4xf32>, memref<?x4xf32>)
+                    outs(%hs, %hT : memref<?x?x4xf32>, memref<?x4xf32>)
+    ```
+  }];
+  let arguments = (ins AnyShaped:$coefficients, AnyShaped:$offsets, AnyShaped:$init,
+                       AnyShaped:$states, AnyShaped:$final_state);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    `ins` `(` $coefficients `,` $offsets `,` $init `:` type($coefficients) `,`
+      type($offsets) `,` type($init) `)`
+    `outs` `(` $states `,` $final_state `:` type($states) `,` type($final_state) `)`
+    attr-dict (`->` type($results)^)?
+  }];
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return ::mlir::MutableOperandRange(getOperation(), /*start=*/3, /*length=*/2);
+    }
+  }];
   let hasVerifier = 1;
 }
 

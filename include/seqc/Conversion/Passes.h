@@ -27,6 +27,10 @@ namespace seqc {
 #define GEN_PASS_REGISTRATION
 #include "seqc/Conversion/Passes.h.inc"
 
+/// The cost of one iteration of an scf.parallel, where its creator knows it
+/// better than convert-parallel-to-runtime's static estimate.
+constexpr llvm::StringLiteral kIterationCostAttr = "seqc.iteration_cost";
+
 /// The error codes M_forward returns (language.md section 5; docs/abi.md).
 enum KernelStatus : int {
   kStatusOk = 0,

@@ -31,6 +31,26 @@ def ConvertRecToCPU : Pass<"convert-rec-to-cpu", "::mlir::ModuleOp"> {
   ];
 }
 
+def ConvertLinearScanToLoops : Pass<"convert-linear-scan-to-loops", "::mlir::ModuleOp"> {
+  let summary = "lowers bufferized rec.linear_scan to vectorised, threaded loops";
+  let description = [{
+    Each `rec.linear_scan` on memrefs becomes loops that compute
+    h[t] = a[t] * h[t-1] + b[t] in place in the states' buffer, in vectors
+    of 16 channels, and a call of the runtime's `seqc_scan_plan(B, T, C)`
+    that chooses, at call time, how to split the work across threads: batch
+    rows and blocks of channels first; time, by the three-phase chunked scan
+    (scan the first chunk while reducing the next ones, chain the
+    aggregates, scan the chunks), only where the runtime's cost model
+    predicts that it beats streaming on fewer threads. The parallel loops
+    are `scf.parallel` marked with `seqc.iteration_cost`, for
+    `convert-parallel-to-runtime`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def ConvertParallelToRuntime : Pass<"convert-parallel-to-runtime", "::mlir::ModuleOp"> {
   let summary = "runs outermost scf.parallel loops on the seqc runtime's threads";
   let description = [{
@@ -41,7 +61,8 @@ def ConvertParallelToRuntime : Pass<"convert-parallel-to-runtime", "::mlir::Modu
     `seqc_parallel_for(n, fn, ctx, cost)` (runtime/seqc_runtime.c), which
     splits the range across at most SEQC_NUM_THREADS threads, or runs it
     inline when `cost` (an estimate of the work, in arithmetic operations)
-    is too small to pay for threads.
+    is too small to pay for threads. A loop carrying a `seqc.iteration_cost`
+    attribute passes that cost instead of the pass's static estimate.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect",
                            "::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect"];

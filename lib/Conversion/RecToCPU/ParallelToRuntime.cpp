@@ -122,7 +122,10 @@ struct ConvertParallelToRuntimePass
     Value function = func::ConstantOp::create(b, loc, bodyType, name);
     Value functionPtr = UnrealizedConversionCastOp::create(b, loc, ptr, function).getResult(0);
     Value total64 = arith::IndexCastOp::create(b, loc, i64, total);
-    Value cost = arith::ConstantIntOp::create(b, loc, i64, estimateCost(op));
+    int64_t staticCost = estimateCost(op);
+    if (auto given = op->getAttrOfType<IntegerAttr>(seqc::kIterationCostAttr))
+      staticCost = given.getInt();
+    Value cost = arith::ConstantIntOp::create(b, loc, i64, staticCost);
     func::CallOp::create(b, loc, kParallelFor, TypeRange{},
                          ValueRange{total64, functionPtr, context, cost});
 

@@ -353,43 +353,21 @@ void lowerSequentialRecurrence(OpBuilder &b, rec::RecurrenceOp op) {
   finishForall(inner, forall, op, loop.getResults(), row);
 }
 
-/// h[t] = a[t] * h[t-1] + b[t]: rows in parallel, streaming over time; the
-/// update writes into the carried state, so the step allocates nothing.
+/// h[t] = a[t] * h[t-1] + b[t] as rec.linear_scan into fresh destinations:
+/// after bufferization those are the caller's arrays where the states are an
+/// output, and convert-linear-scan-to-loops lowers it on buffers, where it
+/// can compute in place and split time across threads.
 void lowerScan(OpBuilder &b, rec::ScanOp op) {
   Location loc = op.getLoc();
-  Value coefficients = op.getCoefficients(), offsets = op.getOffsets();
-  Value batch = tensor::DimOp::create(b, loc, coefficients, 0);
-  Value length = tensor::DimOp::create(b, loc, coefficients, 1);
-  SmallVector<Value> outs = {emptyTensor(b, loc, op.getStates().getType(), {batch, length}),
-                             emptyTensor(b, loc, op.getFinalState().getType(), {batch})};
-  auto forall =
-      scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{batch}, outs, std::nullopt);
-  OpBuilder inner = OpBuilder::atBlockBegin(forall.getBody());
-  Value row = forall.getInductionVars()[0];
-  ValueRange shared = forall.getRegionIterArgs();
-  Value init = extractAt(inner, loc, op.getInit(), row);
-  Value stateRow = extractAt(inner, loc, shared[0], row);
-  auto stateType = cast<RankedTensorType>(init.getType());
-  auto identity = AffineMap::getMultiDimIdentityMap(stateType.getRank(), b.getContext());
-  SmallVector<utils::IteratorType> parallel(stateType.getRank(), utils::IteratorType::parallel);
-  auto loop = scf::ForOp::create(
-      inner, loc, indexConstant(inner, loc, 0), length, indexConstant(inner, loc, 1),
-      ValueRange{init, stateRow},
-      [&](OpBuilder &b, Location loc, Value t, ValueRange iterArgs) {
-        Value a = extractAt(b, loc, coefficients, {row, t});
-        Value c = extractAt(b, loc, offsets, {row, t});
-        auto update = linalg::GenericOp::create(
-            b, loc, stateType, ValueRange{a, c}, ValueRange{iterArgs[0]},
-            SmallVector<AffineMap>(3, identity), parallel,
-            [](OpBuilder &b, Location loc, ValueRange args) {
-              Value product = arith::MulFOp::create(b, loc, args[0], args[2]);
-              linalg::YieldOp::create(b, loc,
-                                      Value(arith::AddFOp::create(b, loc, product, args[1])));
-            });
-        Value h = update.getResult(0);
-        scf::YieldOp::create(b, loc, ValueRange{h, insertAt(b, loc, h, iterArgs[1], t)});
-      });
-  finishForall(inner, forall, op, {loop.getResult(1), loop.getResult(0)}, row);
+  Value batch = tensor::DimOp::create(b, loc, op.getCoefficients(), 0);
+  Value length = tensor::DimOp::create(b, loc, op.getCoefficients(), 1);
+  Value states = emptyTensor(b, loc, op.getStates().getType(), {batch, length});
+  Value final = emptyTensor(b, loc, op.getFinalState().getType(), {batch});
+  auto scan = rec::LinearScanOp::create(
+      b, loc, TypeRange{states.getType(), final.getType()},
+      ValueRange{op.getCoefficients(), op.getOffsets(), op.getInit(), states, final});
+  op->replaceAllUsesWith(scan.getResults());
+  op->erase();
 }
 
 //===----------------------------------------------------------------------===//
