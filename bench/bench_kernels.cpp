@@ -128,7 +128,7 @@ void triad(const float *__restrict a, const float *__restrict b, float *__restri
 using DiagonalKernel = int (*)(int64_t, int64_t, const float *, const float *, const float *,
                                float *, float *);
 
-/// Runs the kernel with SEQC_SCAN_SPLIT set to `split` ("" = the runtime's
+/// Sets SEQC_SCAN_SPLIT for the kernel's next calls ("" = the runtime's
 /// cost model decides).
 void setScanSplit(const char *split) {
   if (*split)
@@ -159,7 +159,10 @@ void benchDiagonal(const char *label, DiagonalKernel kernel, int64_t B, int64_t 
     };
     std::vector<Choice> choices = {{"", ""}};
     if (threads > 1 && B < threads)
-      choices = {{"", ", cost model"}, {"1", ", no time split"}, {"2", ", time split"}};
+      choices = {{"", ", cost model"},
+                 {"none", ", no time split"},
+                 {"phases", ", three-phase split"},
+                 {"chained", ", chained split"}};
     for (Choice choice : choices)
       add("seqc kernel, " + std::to_string(threads) + " thread(s)" + choice.what, threads,
           *choice.split == 0, [&, threads, choice] {

@@ -18,9 +18,11 @@
  *
  *===----------------------------------------------------------------------===*/
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -228,19 +230,66 @@ static double seqc_predict(int64_t items, int64_t steps, double bytesPerStep, in
   return waves * (5.0 / 3.0) * w * bytesPerStep / perThread + 3 * kPhaseOverhead;
 }
 
-/* SEQC_SCAN_SPLIT: unset or "auto" (the cost model), or a number of time
- * chunks per row to force (1: never split time). */
-static int64_t seqc_forced_splits(void) {
+/* The chained split (convert-linear-scan-to-loops): each thread reduces a
+ * chunk small enough for its L2, then scans it again from there, so memory
+ * sees the sequential scan's traffic; what it adds is the second pass over
+ * the cached chunk, counted as this fraction of a step from memory. */
+static const double kChainedRereadCost = 0.15;
+
+static double seqc_predict_chained(int64_t items, int64_t steps, double bytesPerStep,
+                                   int64_t lanes, int64_t threads) {
+  int64_t n = items * lanes;
+  int64_t p = n < threads ? n : threads;
+  double bytes = (double)items * (double)steps * bytesPerStep;
+  /* Bounded by the memory system, or by each thread's own streaming rate. */
+  double shared = bytes / seqc_bandwidth_of(p);
+  double own = (1.0 + kChainedRereadCost) * bytes / (double)p / seqc_bandwidth.one;
+  return (shared > own ? shared : own) + kPhaseOverhead;
+}
+
+void seqc_pause(void) { sched_yield(); }
+
+enum seqc_strategy { kRows, kThreePhase, kChained };
+static const char *const seqc_strategy_names[] = {"rows and channel blocks only",
+                                                  "three-phase time split",
+                                                  "chained time split"};
+
+/* SEQC_SCAN_SPLIT: unset or "auto" (the cost model), "none", or
+ * "phases[:N]" / "chained[:N]" to force a time split into N lanes per row
+ * (default: the thread count). Returns 0 when the cost model decides. */
+static int seqc_forced_split(enum seqc_strategy *strategy, int64_t *lanes, int64_t threads) {
   const char *env = getenv("SEQC_SCAN_SPLIT");
   if (!env || !*env)
     return 0;
-  char *end = 0;
-  long value = strtol(env, &end, 10);
-  return end && *end == 0 && value > 0 ? value : 0;
+  const char *rest = 0;
+  if (strncmp(env, "none", 4) == 0) {
+    *strategy = kRows;
+    *lanes = 1;
+    return 1;
+  }
+  if (strncmp(env, "phases", 6) == 0) {
+    *strategy = kThreePhase;
+    rest = env + 6;
+  } else if (strncmp(env, "chained", 7) == 0) {
+    *strategy = kChained;
+    rest = env + 7;
+  } else {
+    return 0;
+  }
+  *lanes = threads;
+  if (*rest == ':') {
+    char *end = 0;
+    long value = strtol(rest + 1, &end, 10);
+    if (end && *end == 0 && value > 0)
+      *lanes = value;
+  }
+  return 1;
 }
 
 /* The plan for a scan of `rows` batch rows of `channels` f32 channels over
- * `steps` steps: (channel blocks << 32) | time splits, each at least 1. */
+ * `steps` steps: lanes (threads per row and channel block, 1 = no time
+ * split) in bits 0-31, channel blocks in bits 32-47, bit 62 set for the
+ * chained strategy (else three-phase). */
 int64_t seqc_scan_plan(int64_t rows, int64_t steps, int64_t channels) {
   int64_t threads = seqc_thread_limit();
   int64_t blocks = 1;
@@ -248,14 +297,15 @@ int64_t seqc_scan_plan(int64_t rows, int64_t steps, int64_t channels) {
     blocks = (threads + rows - 1) / rows;
     if (blocks > channels / kMinBlockChannels)
       blocks = channels / kMinBlockChannels;
+    if (blocks > 0xffff)
+      blocks = 0xffff;
   }
   int64_t items = rows * blocks;
-  int64_t splits = 1;
+  int64_t lanes = 1;
+  enum seqc_strategy strategy = kRows;
   const char *why = items >= threads ? "rows and channel blocks fill the threads"
                                      : "too few steps to split";
-  int64_t forced = seqc_forced_splits();
-  if (forced > 0) {
-    splits = forced;
+  if (seqc_forced_split(&strategy, &lanes, threads)) {
     why = "SEQC_SCAN_SPLIT";
   } else if (items > 0 && items < threads && steps > 1) {
     double bytesPerStep = 3.0 * sizeof(float) * (double)channels / (double)blocks;
@@ -265,27 +315,38 @@ int64_t seqc_scan_plan(int64_t rows, int64_t steps, int64_t channels) {
       why = "the cost model";
       double best = seqc_predict(items, steps, bytesPerStep, 1, threads);
       for (int64_t s = 2; s <= threads; ++s) {
-        double predicted = seqc_predict(items, steps, bytesPerStep, s, threads);
-        if (predicted < best) {
-          best = predicted;
-          splits = s;
+        double phases = seqc_predict(items, steps, bytesPerStep, s, threads);
+        double chained = seqc_predict_chained(items, steps, bytesPerStep, s, threads);
+        if (phases < best) {
+          best = phases;
+          lanes = s;
+          strategy = kThreePhase;
+        }
+        if (chained < best) {
+          best = chained;
+          lanes = s;
+          strategy = kChained;
         }
       }
     }
   }
-  if (splits > steps)
-    splits = steps > 1 ? steps : 1;
-  if (splits > 0xffffffff)
-    splits = 0xffffffff;
+  if (lanes > steps)
+    lanes = steps > 1 ? steps : 1;
+  if (lanes > 0xffffffff)
+    lanes = 0xffffffff;
+  if (lanes <= 1) {
+    lanes = 1;
+    strategy = kRows;
+  }
   /* SEQC_VERBOSE: say what was chosen, and why, on stderr. */
   const char *verbose = getenv("SEQC_VERBOSE");
   if (verbose && *verbose && *verbose != '0')
     fprintf(stderr,
             "seqc: scan of %lld row(s) x %lld channel(s) over %lld step(s) on %lld thread(s): "
-            "%lld channel block(s), %lld time chunk(s) per row (%s; bandwidth %.1f GB/s on one "
+            "%lld channel block(s), %s, %lld lane(s) per row (%s; bandwidth %.1f GB/s on one "
             "thread, %.1f on all)\n",
             (long long)rows, (long long)channels, (long long)steps, (long long)threads,
-            (long long)blocks, (long long)splits, why, seqc_bandwidth.one / 1e9,
-            seqc_bandwidth.all / 1e9);
-  return (blocks << 32) | splits;
+            (long long)blocks, seqc_strategy_names[strategy], (long long)lanes, why,
+            seqc_bandwidth.one / 1e9, seqc_bandwidth.all / 1e9);
+  return (strategy == kChained ? (int64_t)1 << 62 : 0) | (blocks << 32) | lanes;
 }
