@@ -314,3 +314,50 @@ func.func @scan_init(%a: tensor<?x?x4xf32>, %h0: tensor<?x8xf32>) {
   %s, %f = rec.scan %a, %a, init %h0 : tensor<?x?x4xf32>, tensor<?x8xf32>
   return
 }
+
+// -----
+
+func.func @linear_scan_mixed(%a: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>, %s: memref<?x?x4xf32>,
+                             %f: memref<?x4xf32>) {
+  // expected-error @+1 {{'rec.linear_scan' op needs all operands ranked tensors or all memrefs, got 'memref<?x?x4xf32>'}}
+  rec.linear_scan ins(%a, %a, %h0 : tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x4xf32>)
+                  outs(%s, %f : memref<?x?x4xf32>, memref<?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @linear_scan_states(%a: memref<?x?x4xf32>, %h0: memref<?x4xf32>, %s: memref<?x?x8xf32>,
+                              %f: memref<?x4xf32>) {
+  // expected-error @+1 {{'rec.linear_scan' op needs offsets and states shaped as the coefficients 'memref<?x?x4xf32>', got 'memref<?x?x8xf32>'}}
+  rec.linear_scan ins(%a, %a, %h0 : memref<?x?x4xf32>, memref<?x?x4xf32>, memref<?x4xf32>)
+                  outs(%s, %f : memref<?x?x8xf32>, memref<?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @linear_scan_final(%a: memref<?x?x4xf32>, %h0: memref<?x4xf32>, %f: memref<?x?x4xf32>) {
+  // expected-error @+1 {{'rec.linear_scan' op needs init and final state shaped as the sequences without their time axis, got 'memref<?x?x4xf32>' for 'memref<?x?x4xf32>'}}
+  rec.linear_scan ins(%a, %a, %h0 : memref<?x?x4xf32>, memref<?x?x4xf32>, memref<?x4xf32>)
+                  outs(%a, %f : memref<?x?x4xf32>, memref<?x?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @linear_scan_results(%a: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>) {
+  // expected-error @+1 {{'rec.linear_scan' op on tensors returns its two destinations' types}}
+  %s = rec.linear_scan ins(%a, %a, %h0 : tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x4xf32>)
+                       outs(%a, %h0 : tensor<?x?x4xf32>, tensor<?x4xf32>) -> tensor<?x?x4xf32>
+  return
+}
+
+// -----
+
+func.func @linear_scan_f64(%a: memref<?x?xf64>, %h0: memref<?xf64>) {
+  // expected-error @+1 {{'rec.linear_scan' op needs f32 operands, got 'memref<?x?xf64>'}}
+  rec.linear_scan ins(%a, %a, %h0 : memref<?x?xf64>, memref<?x?xf64>, memref<?xf64>)
+                  outs(%a, %h0 : memref<?x?xf64>, memref<?xf64>)
+  return
+}

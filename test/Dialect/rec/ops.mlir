@@ -86,3 +86,17 @@ rec.model @scanned(%B: index, %T: index, %a: tensor<?x?x4xf32>, %b: tensor<?x?x4
   %hs, %hT = rec.scan %a, %b, init %h0 : tensor<?x?x4xf32>, tensor<?x4xf32>
   rec.return %hs, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
 }
+
+// rec.linear_scan on tensors (results) and on buffers (none).
+// CHECK-LABEL: func.func @linear_scans
+// CHECK: %{{.*}}:2 = rec.linear_scan ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x4xf32>) outs(%{{.*}}, %{{.*}} : tensor<?x?x4xf32>, tensor<?x4xf32>) -> tensor<?x?x4xf32>, tensor<?x4xf32>
+// CHECK: rec.linear_scan ins(%{{.*}}, %{{.*}}, %{{.*}} : memref<?x?xf32>, memref<?x?xf32>, memref<?xf32>) outs(%{{.*}}, %{{.*}} : memref<?x?xf32>, memref<?xf32>){{$}}
+func.func @linear_scans(%a: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>, %s: tensor<?x?x4xf32>,
+                        %f: tensor<?x4xf32>, %m: memref<?x?xf32>, %m0: memref<?xf32>) {
+  %hs, %hT = rec.linear_scan ins(%a, %a, %h0 : tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x4xf32>)
+                             outs(%s, %f : tensor<?x?x4xf32>, tensor<?x4xf32>)
+                             -> tensor<?x?x4xf32>, tensor<?x4xf32>
+  rec.linear_scan ins(%m, %m, %m0 : memref<?x?xf32>, memref<?x?xf32>, memref<?xf32>)
+                  outs(%m, %m0 : memref<?x?xf32>, memref<?xf32>)
+  return
+}
