@@ -82,10 +82,14 @@ Implemented so far: the CPU target with the sequential and scan forms
 --target nvptx and the chunk and Newton forms are not implemented yet; asking
 for them is an error, not a silent fallback. Kernels return 0, or 1 when
 B < 0 or T < 0, or 2 when B*T > 0 and an input, param or output is NULL;
-SEQC_NUM_THREADS caps their threads. --form auto takes the scan where a state
-allows it, except where the scan's coefficients would be broadcasts of smaller
-step data (Mamba's decay): those stream over time, which reads less memory;
--v says which. `seqc check` also checks the ABI's behaviours (error codes,
+SEQC_NUM_THREADS caps their threads. A scan splits over batch rows and
+channel blocks, and over time only where the runtime's cost model, from the
+streaming bandwidth it measures once per process, says that pays;
+SEQC_SCAN_SPLIT=none|phases[:N]|chained[:N] forces a choice, SEQC_BANDWIDTH=
+ONE,ALL (GB/s) skips the measurement, SEQC_VERBOSE=1 prints each choice.
+--form auto takes the scan where a state allows it, except where the scan's
+coefficients would be broadcasts of smaller step data (Mamba's decay): those
+stream over time, which reads less memory; -v says which. `seqc check` also checks the ABI's behaviours (error codes,
 T = 0, NULL initial and final states, two calls equal to one).
 )";
 

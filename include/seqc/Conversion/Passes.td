@@ -37,13 +37,16 @@ def ConvertLinearScanToLoops : Pass<"convert-linear-scan-to-loops", "::mlir::Mod
     Each `rec.linear_scan` on memrefs becomes loops that compute
     h[t] = a[t] * h[t-1] + b[t] in place in the states' buffer, in vectors
     of 16 channels, and a call of the runtime's `seqc_scan_plan(B, T, C)`
-    that chooses, at call time, how to split the work across threads: batch
-    rows and blocks of channels first; time, by the three-phase chunked scan
-    (scan the first chunk while reducing the next ones, chain the
-    aggregates, scan the chunks), only where the runtime's cost model
-    predicts that it beats streaming on fewer threads. The parallel loops
-    are `scf.parallel` marked with `seqc.iteration_cost`, for
-    `convert-parallel-to-runtime`.
+    that chooses, at call time, how to split the work across threads:
+    batch rows and blocks of channels first; time only where the runtime's
+    cost model predicts that it beats streaming on fewer threads, either by
+    the three-phase chunked scan (scan the first chunk while reducing the
+    next ones, chain the aggregates, scan the chunks) or by the chained
+    single-pass scan (threads claim L2-sized chunks in order, reduce one,
+    wait for the state entering it, publish the state leaving it, and scan
+    it again from cache; memory sees the sequential scan's traffic). The
+    parallel loops are `scf.parallel` marked with `seqc.iteration_cost`,
+    for `convert-parallel-to-runtime`.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",

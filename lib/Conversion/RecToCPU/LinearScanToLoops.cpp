@@ -7,13 +7,16 @@
 // known only at call time, and whether splitting time pays depends on the
 // machine's bandwidth):
 //  - over batch rows and blocks of channels: independent, no extra work;
-//  - over time, where rows and blocks do not fill the cores: the three-phase
-//    chunked scan. Phase 1 scans each row's first chunk from the true initial
-//    state while the other threads reduce the next chunks to their
-//    aggregates (prod a, and the scan from zero); phase 2 chains the
-//    aggregates into each chunk's entering state; phase 3 scans the chunks
-//    from those states. The inputs are read twice in the reduced chunks,
-//    which is why the plan weighs it against the bandwidth.
+//  - over time, where rows and blocks do not fill the cores, in one of two
+//    ways. The three-phase chunked scan: phase 1 scans each row's first
+//    chunk from the true initial state while the other threads reduce the
+//    next chunks to their aggregates (prod a, and the scan from zero);
+//    phase 2 chains the aggregates into each chunk's entering state; phase
+//    3 scans the chunks from those states. It reads the reduced chunks'
+//    inputs twice from memory. The chained scan: threads claim L2-sized
+//    chunks in order, reduce one, wait for the state entering it, publish
+//    the state leaving it, and scan it again from their cache, so memory
+//    sees no more traffic than the sequential scan.
 //
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
