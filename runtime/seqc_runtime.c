@@ -10,6 +10,12 @@
  * on the calling thread, and falls back to running a range inline when a
  * thread cannot be started, so it never fails.
  *
+ * Every kernel call runs inside seqc_call_guarded, and every buffer the
+ * kernel allocates comes from the allocator below (finalize-memref-to-llvm
+ * with use-generic-functions), so a failed allocation does not crash the
+ * caller: the failing thread leaves its task, the others finish theirs, and
+ * the call frees what it had allocated and returns SEQC_STATUS_NO_MEMORY.
+ *
  * seqc_scan_plan decides how a linear scan is split across threads: over
  * batch rows first, then over blocks of channels, and over time (the
  * three-phase chunked scan) only where its cost model says that pays; the
@@ -19,6 +25,7 @@
  *===----------------------------------------------------------------------===*/
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,15 +40,137 @@ enum { kMaxThreads = 256 };
  * arithmetic operation) below which a further thread does not pay. */
 static const int64_t kWorkPerThread = 200000;
 
+/*===----------------------------------------------------------------------===*
+ * Guarded calls and their allocations
+ *===----------------------------------------------------------------------===*/
+
+/* kStatusNoMemory in include/seqc/Conversion/Passes.h. */
+enum { SEQC_STATUS_NO_MEMORY = 3 };
+
+/* Each allocation carries this header, linking it into the list of what
+ * the current task (or the call's own thread) has allocated, so that a
+ * failed call can free everything. Lists are per thread, so allocating
+ * takes no lock: the lowering frees a buffer in the region that allocated
+ * it, so on the thread that allocated it. 32 bytes keep the user's memory
+ * 16-byte aligned, as malloc's. */
+struct seqc_block {
+  struct seqc_block *prev, *next;
+  char pad[16];
+};
+
+struct seqc_call {
+  jmp_buf failure;
+  volatile int failed;
+};
+
+/* The call this thread works for, where its current task ends early, and
+ * what it has allocated and not yet freed. */
+static __thread struct seqc_call *seqc_current_call;
+static __thread jmp_buf *seqc_task_exit;
+static __thread struct seqc_block *seqc_blocks;
+
+static void seqc_fail(struct seqc_call *call) {
+  __atomic_store_n(&call->failed, 1, __ATOMIC_SEQ_CST);
+  if (seqc_task_exit)
+    longjmp(*seqc_task_exit, 1);
+  longjmp(call->failure, 1);
+}
+
+static void seqc_free_blocks(void) {
+  while (seqc_blocks) {
+    struct seqc_block *next = seqc_blocks->next;
+    free(seqc_blocks);
+    seqc_blocks = next;
+  }
+}
+
+void *_mlir_memref_to_llvm_alloc(size_t size) {
+  struct seqc_block *block = (struct seqc_block *)malloc(sizeof(struct seqc_block) + size);
+  if (!block) {
+    if (seqc_current_call)
+      seqc_fail(seqc_current_call);
+    return 0;
+  }
+  block->prev = 0;
+  block->next = seqc_blocks;
+  if (seqc_blocks)
+    seqc_blocks->prev = block;
+  seqc_blocks = block;
+  return block + 1;
+}
+
+void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size) {
+  /* Not emitted (seqc does not ask for use-aligned-alloc); alignment up to
+   * 16 is what malloc gives. */
+  (void)alignment;
+  return _mlir_memref_to_llvm_alloc(size);
+}
+
+void _mlir_memref_to_llvm_free(void *pointer) {
+  if (!pointer)
+    return;
+  struct seqc_block *block = (struct seqc_block *)pointer - 1;
+  if (block->prev)
+    block->prev->next = block->next;
+  else
+    seqc_blocks = block->next;
+  if (block->next)
+    block->next->prev = block->prev;
+  free(block);
+}
+
+/* Runs body(args), the kernel; returns its status, or SEQC_STATUS_NO_MEMORY
+ * when an allocation failed, after freeing what the call had allocated. */
+int seqc_call_guarded(int (*body)(void *), void *args) {
+  struct seqc_call call;
+  call.failed = 0;
+  struct seqc_call *outerCall = seqc_current_call;
+  jmp_buf *outerExit = seqc_task_exit;
+  struct seqc_block *outerBlocks = seqc_blocks;
+  seqc_current_call = &call;
+  seqc_task_exit = 0;
+  seqc_blocks = 0;
+  volatile int status = SEQC_STATUS_NO_MEMORY;
+  if (setjmp(call.failure) == 0)
+    status = body(args);
+  /* Whatever is left (everything, after a failure) is freed. */
+  seqc_free_blocks();
+  seqc_current_call = outerCall;
+  seqc_task_exit = outerExit;
+  seqc_blocks = outerBlocks;
+  return status;
+}
+
+/*===----------------------------------------------------------------------===*
+ * Parallel loops
+ *===----------------------------------------------------------------------===*/
+
 struct seqc_task {
   seqc_body_fn fn;
   void *ctx;
   int64_t begin, end;
+  struct seqc_call *call;
 };
 
+/* Runs one task; an allocation failure inside ends the task early (the call
+ * is marked failed, and seqc_parallel_for ends the call once all tasks are
+ * joined: no thread may still write into buffers being freed). */
 static void *seqc_run_task(void *arg) {
   struct seqc_task *task = (struct seqc_task *)arg;
-  task->fn(task->ctx, task->begin, task->end);
+  struct seqc_call *outerCall = seqc_current_call;
+  jmp_buf *outerExit = seqc_task_exit;
+  struct seqc_block *outerBlocks = seqc_blocks;
+  jmp_buf exit;
+  seqc_current_call = task->call;
+  seqc_task_exit = &exit;
+  seqc_blocks = 0;
+  if (setjmp(exit) == 0)
+    task->fn(task->ctx, task->begin, task->end);
+  /* What a task allocated is its own: after a failure, nothing uses it. */
+  seqc_free_blocks();
+  seqc_current_call = outerCall;
+  seqc_task_exit = outerExit;
+  seqc_blocks = outerBlocks;
   return 0;
 }
 
@@ -75,18 +204,17 @@ void seqc_parallel_for(int64_t n, seqc_body_fn fn, void *ctx, int64_t cost) {
   int64_t worthwhile = n > INT64_MAX / cost ? threads : n * cost / kWorkPerThread;
   if (worthwhile < threads)
     threads = worthwhile < 1 ? 1 : worthwhile;
-  if (threads <= 1) {
-    fn(ctx, 0, n);
-    return;
-  }
   pthread_t ids[kMaxThreads];
   int started[kMaxThreads];
   struct seqc_task tasks[kMaxThreads];
+  if (threads < 1)
+    threads = 1;
   for (int64_t i = 0; i < threads; ++i) {
     tasks[i].fn = fn;
     tasks[i].ctx = ctx;
     tasks[i].begin = n * i / threads;
     tasks[i].end = n * (i + 1) / threads;
+    tasks[i].call = seqc_current_call;
   }
   for (int64_t i = 1; i < threads; ++i)
     started[i] = pthread_create(&ids[i], 0, seqc_run_task, &tasks[i]) == 0;
@@ -97,6 +225,9 @@ void seqc_parallel_for(int64_t n, seqc_body_fn fn, void *ctx, int64_t cost) {
     else
       seqc_run_task(&tasks[i]);
   }
+  struct seqc_call *call = seqc_current_call;
+  if (call && __atomic_load_n(&call->failed, __ATOMIC_SEQ_CST))
+    seqc_fail(call);
 }
 
 /*===----------------------------------------------------------------------===*

@@ -81,7 +81,8 @@ Implemented so far: the CPU target with the sequential and scan forms
 (--emit ast|rec|forms|lowered|llvm|asm|obj|header, `seqc run`, `seqc check`).
 --target nvptx and the chunk and Newton forms are not implemented yet; asking
 for them is an error, not a silent fallback. Kernels return 0, or 1 when
-B < 0 or T < 0, or 2 when B*T > 0 and an input, param or output is NULL;
+B < 0 or T < 0, 2 when B*T > 0 and an input, param or output is NULL, or 3
+when the kernel cannot allocate its working memory (it never aborts);
 SEQC_NUM_THREADS caps their threads. A scan splits over batch rows and
 channel blocks, and over time only where the runtime's cost model, from the
 streaming bandwidth it measures once per process, says that pays;

@@ -36,6 +36,8 @@ enum KernelStatus : int {
   kStatusOk = 0,
   kStatusNegativeSize = 1,
   kStatusNullPointer = 2,
+  /// An allocation inside the kernel failed (runtime/seqc_runtime.c).
+  kStatusNoMemory = 3,
 };
 
 } // namespace seqc

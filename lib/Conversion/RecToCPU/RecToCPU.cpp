@@ -415,6 +415,57 @@ MemRefType memrefTypeOf(Type tensorType) {
   return MemRefType::get(type.getShape(), type.getElementType());
 }
 
+constexpr llvm::StringLiteral kCallGuarded = "seqc_call_guarded";
+
+/// The entry point `name` runs `kernel` through the runtime's
+/// seqc_call_guarded(thunk, args), which turns a failed allocation anywhere
+/// in the kernel into a status code: the arguments travel in a struct on
+/// the stack, and the thunk unpacks them and calls the kernel.
+void buildGuardedEntry(OpBuilder &b, Location loc, StringRef name, func::FuncOp kernel) {
+  MLIRContext *ctx = b.getContext();
+  auto module = kernel->getParentOfType<ModuleOp>();
+  Type i32 = b.getI32Type(), ptr = LLVM::LLVMPointerType::get(ctx);
+  ArrayRef<Type> argTypes = kernel.getFunctionType().getInputs();
+  auto structType = LLVM::LLVMStructType::getLiteral(ctx, argTypes);
+  if (!module.lookupSymbol(kCallGuarded)) {
+    OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
+    func::FuncOp::create(top, loc, kCallGuarded, top.getFunctionType({ptr, ptr}, {i32}))
+        .setPrivate();
+  }
+  OpBuilder::InsertionGuard guard(b);
+  auto field = [&](OpBuilder &b, Value base, unsigned index) -> Value {
+    return LLVM::GEPOp::create(b, loc, ptr, structType, base,
+                               ArrayRef<LLVM::GEPArg>{0, int32_t(index)});
+  };
+
+  auto thunkType = b.getFunctionType({ptr}, {i32});
+  auto thunk = func::FuncOp::create(b, loc, (name + "_thunk").str(), thunkType);
+  thunk.setPrivate();
+  Block *thunkEntry = thunk.addEntryBlock();
+  b.setInsertionPointToStart(thunkEntry);
+  SmallVector<Value> unpacked;
+  for (auto [index, type] : llvm::enumerate(argTypes))
+    unpacked.push_back(
+        LLVM::LoadOp::create(b, loc, type, field(b, thunkEntry->getArgument(0), index)));
+  Value status = func::CallOp::create(b, loc, kernel, unpacked).getResult(0);
+  func::ReturnOp::create(b, loc, status);
+
+  b.setInsertionPointAfter(thunk);
+  auto entry = func::FuncOp::create(b, loc, name, kernel.getFunctionType());
+  Block *body = entry.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  Value one = LLVM::ConstantOp::create(b, loc, b.getI64Type(), 1);
+  Value args = LLVM::AllocaOp::create(b, loc, ptr, structType, one);
+  for (auto [index, arg] : llvm::enumerate(body->getArguments()))
+    LLVM::StoreOp::create(b, loc, arg, field(b, args, index));
+  Value function = func::ConstantOp::create(b, loc, thunkType, thunk.getSymName());
+  Value functionPtr = UnrealizedConversionCastOp::create(b, loc, ptr, function).getResult(0);
+  Value result =
+      func::CallOp::create(b, loc, kCallGuarded, TypeRange{i32}, ValueRange{functionPtr, args})
+          .getResult(0);
+  func::ReturnOp::create(b, loc, result);
+}
+
 struct ConvertRecToCPUPass : seqc::impl::ConvertRecToCPUBase<ConvertRecToCPUPass> {
   void runOnOperation() override {
     SmallVector<rec::ModelOp> models(getOperation().getOps<rec::ModelOp>());
@@ -434,8 +485,11 @@ struct ConvertRecToCPUPass : seqc::impl::ConvertRecToCPUBase<ConvertRecToCPUPass
              nState = model.getNumStates(), nOutput = model.getNumOutputs();
     SmallVector<Type> argTypes = {i64, i64};
     argTypes.append(nInput + nParam + 2 * nState + nOutput, ptr);
-    auto func = func::FuncOp::create(b, loc, (model.getSymName() + "_forward").str(),
+    std::string entryName = (model.getSymName() + "_forward").str();
+    auto func = func::FuncOp::create(b, loc, entryName + "_unguarded",
                                      FunctionType::get(ctx, argTypes, {i32}));
+    func.setPrivate();
+    buildGuardedEntry(b, loc, entryName, func);
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
     Value batch64 = entry->getArgument(0), length64 = entry->getArgument(1);
