@@ -55,8 +55,69 @@ enum { SEQC_STATUS_NO_MEMORY = 3 };
  * 16-byte aligned, as malloc's. */
 struct seqc_block {
   struct seqc_block *prev, *next;
-  char pad[16];
+  size_t capacity; /* bytes after the header */
+  size_t pad;
 };
+
+/* Big buffers freed by one call are kept for the next: a fresh [B, T, H]
+ * buffer from malloc is fresh pages from the kernel, and a kernel whose
+ * intermediates are faulted in at every call spent half its time in page
+ * faults (minGRU, B = 8, T = 4096). At most kCacheBytes are kept, in
+ * blocks of at least kCacheMinBytes; SEQC_CACHE_MB sets the limit (0: keep
+ * nothing). */
+static const size_t kCacheMinBytes = (size_t)1 << 20;
+static const size_t kCacheDefaultBytes = (size_t)256 << 20;
+enum { kCacheSlots = 16 };
+static struct seqc_block *seqc_cache[kCacheSlots];
+static size_t seqc_cache_bytes;
+static pthread_mutex_t seqc_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t seqc_cache_limit(void) {
+  static size_t limit = (size_t)-1;
+  if (limit == (size_t)-1) {
+    const char *env = getenv("SEQC_CACHE_MB");
+    char *end = 0;
+    long value = env && *env ? strtol(env, &end, 10) : -1;
+    limit = end && *end == 0 && value >= 0 ? (size_t)value << 20 : kCacheDefaultBytes;
+  }
+  return limit;
+}
+
+/* A cached block of at least `size` bytes, and at most twice that. */
+static struct seqc_block *seqc_cache_take(size_t size) {
+  struct seqc_block *found = 0;
+  pthread_mutex_lock(&seqc_cache_lock);
+  int best = -1;
+  for (int i = 0; i < kCacheSlots; ++i) {
+    struct seqc_block *block = seqc_cache[i];
+    if (block && block->capacity >= size && block->capacity / 2 <= size &&
+        (best < 0 || block->capacity < seqc_cache[best]->capacity))
+      best = i;
+  }
+  if (best >= 0) {
+    found = seqc_cache[best];
+    seqc_cache[best] = 0;
+    seqc_cache_bytes -= found->capacity;
+  }
+  pthread_mutex_unlock(&seqc_cache_lock);
+  return found;
+}
+
+/* Keeps `block` for later if there is room; else frees it. */
+static void seqc_cache_put(struct seqc_block *block) {
+  if (block->capacity >= kCacheMinBytes) {
+    pthread_mutex_lock(&seqc_cache_lock);
+    for (int i = 0; i < kCacheSlots; ++i)
+      if (!seqc_cache[i] && seqc_cache_bytes + block->capacity <= seqc_cache_limit()) {
+        seqc_cache[i] = block;
+        seqc_cache_bytes += block->capacity;
+        block = 0;
+        break;
+      }
+    pthread_mutex_unlock(&seqc_cache_lock);
+  }
+  free(block);
+}
 
 struct seqc_call {
   jmp_buf failure;
@@ -79,13 +140,18 @@ static void seqc_fail(struct seqc_call *call) {
 static void seqc_free_blocks(void) {
   while (seqc_blocks) {
     struct seqc_block *next = seqc_blocks->next;
-    free(seqc_blocks);
+    seqc_cache_put(seqc_blocks);
     seqc_blocks = next;
   }
 }
 
 void *_mlir_memref_to_llvm_alloc(size_t size) {
-  struct seqc_block *block = (struct seqc_block *)malloc(sizeof(struct seqc_block) + size);
+  struct seqc_block *block = size >= kCacheMinBytes ? seqc_cache_take(size) : 0;
+  if (!block) {
+    block = (struct seqc_block *)malloc(sizeof(struct seqc_block) + size);
+    if (block)
+      block->capacity = size;
+  }
   if (!block) {
     if (seqc_current_call)
       seqc_fail(seqc_current_call);
@@ -116,7 +182,7 @@ void _mlir_memref_to_llvm_free(void *pointer) {
     seqc_blocks = block->next;
   if (block->next)
     block->next->prev = block->prev;
-  free(block);
+  seqc_cache_put(block);
 }
 
 /* Runs body(args), the kernel; returns its status, or SEQC_STATUS_NO_MEMORY

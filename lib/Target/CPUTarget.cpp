@@ -116,7 +116,7 @@ LogicalResult applyForms(ModuleOp module, Form form, std::vector<FormReport> &re
     pipeline += "rec-to-scan,";
   else if (form == Form::Auto)
     pipeline += "rec-to-scan{streaming-when-expanding},";
-  pipeline += "rec-hoist,canonicalize,cse)";
+  pipeline += "rec-hoist,rec-hoist-matmuls,canonicalize,cse)";
   return runPipeline(module, pipeline);
 }
 
@@ -131,7 +131,7 @@ LogicalResult lowerToLLVMDialect(ModuleOp module) {
       "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
       "eliminate-empty-tensors,"
       "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
-      "buffer-deallocation-pipeline,canonicalize,convert-linear-scan-to-loops,"
+      "buffer-deallocation-pipeline,canonicalize,convert-linear-scan-to-loops,convert-projections-to-tiles,"
       "scf-forall-to-parallel,convert-parallel-to-runtime,"
       "func.func(convert-linalg-to-loops,approximate-math),"
       "expand-strided-metadata,lower-affine,canonicalize,cse,"

@@ -34,6 +34,22 @@ def RecHoistInvariants : Pass<"rec-hoist-invariants", "::mlir::rec::ModelOp"> {
   }];
 }
 
+def RecHoistMatmuls : Pass<"rec-hoist-matmuls", "::mlir::rec::ModelOp"> {
+  let summary = "turns per-step matvecs of step inputs by fixed matrices into one matmul";
+  let description = [{
+    A `linalg.matvec` in a step whose matrix comes from outside the step (a
+    param, or work on params) and whose vector is a step input, starting
+    from zero, is the same at every step but for the input: all B x T of
+    them are one contraction `y[b, t, h] = sum_d x[b, t, d] w[d, h]` of the
+    input sequence with the transposed matrix (a `linalg.generic`: a matmul
+    of B*T rows). It runs before the recurrence, and its `[B, T, H]` result
+    becomes a new step input that replaces the matvec. Run after `rec-hoist`, it turns the hoisted input
+    projections of a cell (minGRU's `Wz @ x`) into one matmul each.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def RecToScan : Pass<"rec-to-scan", "::mlir::rec::ModelOp"> {
   let summary = "rewrites elementwise-affine recurrences into rec.scan";
   let description = [{

@@ -54,6 +54,23 @@ def ConvertLinearScanToLoops : Pass<"convert-linear-scan-to-loops", "::mlir::Mod
                            "::mlir::vector::VectorDialect"];
 }
 
+def ConvertProjectionsToTiles : Pass<"convert-projections-to-tiles", "::mlir::ModuleOp"> {
+  let summary = "lowers the hoisted projections on buffers to parallel register-tiled loops";
+  let description = [{
+    The contraction `rec-hoist-matmuls` makes, `y[b, t, h] += sum_d
+    x[b, t, d] * w[d, h]` (a `linalg.generic` on f32 buffers with static D
+    and H), becomes an `scf.parallel` over blocks of 64 steps of each batch
+    row, marked with `seqc.iteration_cost`, whose body is a register-tiled
+    matmul: tiles of 4 steps x 32 channels in 8 vector accumulators, with
+    `vector.fma` over d, then narrower tiles for the rest of H. A
+    `linalg.fill` of zero into y just before is dropped; the tiles start
+    from zero instead.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def ConvertParallelToRuntime : Pass<"convert-parallel-to-runtime", "::mlir::ModuleOp"> {
   let summary = "runs outermost scf.parallel loops on the seqc runtime's threads";
   let description = [{
