@@ -88,6 +88,8 @@ channel blocks, and over time only where the runtime's cost model, from the
 streaming bandwidth it measures once per process, says that pays;
 SEQC_SCAN_SPLIT=none|phases[:N]|chained[:N] forces a choice, SEQC_BANDWIDTH=
 ONE,ALL (GB/s) skips the measurement, SEQC_VERBOSE=1 prints each choice.
+Kernels keep freed buffers of 1 MiB or more for their next call, up to
+SEQC_CACHE_MB (default 256; 0 keeps none).
 --form auto takes the scan where a state allows it, except where the scan's
 coefficients would be broadcasts of smaller step data (Mamba's decay): those
 stream over time, which reads less memory; -v says which. `seqc check` also checks the ABI's behaviours (error codes,
