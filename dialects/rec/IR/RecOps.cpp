@@ -440,6 +440,14 @@ LogicalResult ScanOp::verify() {
   return success();
 }
 
+SmallVector<AffineMap> mlir::rec::getProjectionIndexingMaps(MLIRContext *context) {
+  AffineExpr batch, time, channel, reduced;
+  bindDims(context, batch, time, channel, reduced);
+  return {AffineMap::get(4, 0, {batch, time, reduced}, context),
+          AffineMap::get(4, 0, {reduced, channel}, context),
+          AffineMap::get(4, 0, {batch, time, channel}, context)};
+}
+
 //===----------------------------------------------------------------------===//
 // LinearScanOp
 //===----------------------------------------------------------------------===//

@@ -22,4 +22,11 @@
 #define GET_OP_CLASSES
 #include "RecOps.h.inc"
 
+namespace mlir::rec {
+/// The indexing maps of an input projection over all steps, y[b, t, h] =
+/// sum_d x[b, t, d] * w[d, h] on loops (b, t, h, d): what rec-hoist-matmuls
+/// builds and convert-projections-to-tiles recognises.
+SmallVector<AffineMap> getProjectionIndexingMaps(MLIRContext *context);
+} // namespace mlir::rec
+
 #endif

@@ -53,12 +53,7 @@ bool isHoistableProjection(RecurrenceOp op, linalg::MatvecOp matvec) {
 /// reshape to [B*T, D], which elementwise fusion would propagate back
 /// through the contraction anyway.
 Value buildProjection(OpBuilder &b, Location loc, Value sequence, Value transposed, Value init) {
-  MLIRContext *ctx = b.getContext();
-  AffineExpr batch, time, row, column;
-  bindDims(ctx, batch, time, row, column);
-  SmallVector<AffineMap> maps = {AffineMap::get(4, 0, {batch, time, column}, ctx),
-                                 AffineMap::get(4, 0, {column, row}, ctx),
-                                 AffineMap::get(4, 0, {batch, time, row}, ctx)};
+  SmallVector<AffineMap> maps = getProjectionIndexingMaps(b.getContext());
   SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
   iterators.push_back(utils::IteratorType::reduction);
   return linalg::GenericOp::create(

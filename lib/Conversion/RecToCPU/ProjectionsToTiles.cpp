@@ -11,6 +11,8 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
+#include "RecOps.h"
+
 #include "mlir/IR/Matchers.h"
 
 namespace seqc {
@@ -47,13 +49,7 @@ bool isProjection(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
       op.getNumLoops() != 4)
     return false;
-  MLIRContext *ctx = op.getContext();
-  AffineExpr b, t, h, d;
-  bindDims(ctx, b, t, h, d);
-  SmallVector<AffineMap> expected = {AffineMap::get(4, 0, {b, t, d}, ctx),
-                                     AffineMap::get(4, 0, {d, h}, ctx),
-                                     AffineMap::get(4, 0, {b, t, h}, ctx)};
-  if (op.getIndexingMapsArray() != ArrayRef<AffineMap>(expected))
+  if (op.getIndexingMapsArray() != rec::getProjectionIndexingMaps(op.getContext()))
     return false;
   auto iterators = op.getIteratorTypesArray();
   if (iterators[3] != utils::IteratorType::reduction)
