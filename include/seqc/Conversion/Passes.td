@@ -82,7 +82,9 @@ def ConvertParallelToRuntime : Pass<"convert-parallel-to-runtime", "::mlir::Modu
     splits the range across at most SEQC_NUM_THREADS threads, or runs it
     inline when `cost` (an estimate of the work, in arithmetic operations)
     is too small to pay for threads. A loop carrying a `seqc.iteration_cost`
-    attribute passes that cost instead of the pass's static estimate.
+    attribute passes that cost instead of the pass's static estimate. A
+    small static buffer (at most 4 KiB) that one iteration allocates and
+    frees becomes one `memref.alloca` per task, before the task's loop.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect",
                            "::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect"];

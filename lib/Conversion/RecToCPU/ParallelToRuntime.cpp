@@ -166,8 +166,45 @@ struct ConvertParallelToRuntimePass
       mapping.map(iv, value);
     for (Operation &inner : op.getBody()->without_terminator())
       lb.clone(inner, mapping);
+    promoteIterationBuffers(loop, fb);
     op.erase();
     return success();
+  }
+
+  /// A small static buffer that one iteration allocates and frees (a
+  /// hoisted step's temporaries) would cost a malloc and a free per (b, t).
+  /// It becomes one stack buffer per task, made before the task's loop:
+  /// iterations do not share it, and a fresh buffer's contents are
+  /// undefined anyway. (An alloca inside the loop would grow the stack at
+  /// every iteration.)
+  void promoteIterationBuffers(scf::ForOp loop, OpBuilder &entry) {
+    constexpr int64_t kMaxStackBytes = 4096;
+    Block *body = loop.getBody();
+    SmallVector<std::pair<memref::AllocOp, memref::DeallocOp>> promotable;
+    for (auto alloc : body->getOps<memref::AllocOp>()) {
+      MemRefType type = alloc.getType();
+      if (!type.hasStaticShape() || !type.getElementType().isIntOrFloat() ||
+          type.getNumElements() * type.getElementTypeBitWidth() / 8 > kMaxStackBytes)
+        continue;
+      memref::DeallocOp dealloc;
+      bool onlyHere = true;
+      for (Operation *user : alloc->getUsers())
+        if (auto candidate = dyn_cast<memref::DeallocOp>(user)) {
+          onlyHere &= !dealloc && candidate->getBlock() == body;
+          dealloc = candidate;
+        }
+      if (dealloc && onlyHere)
+        promotable.push_back({alloc, dealloc});
+    }
+    OpBuilder::InsertionGuard guard(entry);
+    entry.setInsertionPoint(loop);
+    for (auto [alloc, dealloc] : promotable) {
+      Value buffer = memref::AllocaOp::create(entry, alloc.getLoc(), alloc.getType(),
+                                              alloc.getAlignmentAttr());
+      alloc.replaceAllUsesWith(buffer);
+      dealloc.erase();
+      alloc.erase();
+    }
   }
 };
 
