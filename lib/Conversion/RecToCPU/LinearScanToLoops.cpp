@@ -21,6 +21,7 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
+#include "LoweringUtils.h"
 #include "RecOps.h"
 
 #include <limits>
@@ -31,20 +32,17 @@ namespace seqc {
 } // namespace seqc
 
 using namespace mlir;
+using seqc::f32Splat;
+using seqc::hasUnitInnerStride;
+using seqc::indexConstant;
+using seqc::kVectorWidth;
 
 namespace {
 
 constexpr llvm::StringLiteral kScanPlan = "seqc_scan_plan";
 constexpr llvm::StringLiteral kPause = "seqc_pause";
-/// f32 lanes of one vector: an AVX-512 register; LLVM splits it on narrower
-/// targets.
-constexpr int64_t kVectorWidth = 16;
 /// Bytes of a cache line (and of kVectorWidth f32 lanes).
 constexpr int64_t kCacheLine = 64;
-
-Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(b, loc, value);
-}
 
 /// A buffer of the scan seen as [B, T, C] (sequences) or [B, C] (states):
 /// channel axes collapsed into one, absent for a scalar state.
@@ -72,14 +70,6 @@ struct ChannelView {
       memref::StoreOp::create(b, loc, value, memref, at);
   }
 };
-
-bool hasUnitInnerStride(MemRefType type) {
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)))
-    return false;
-  return strides.empty() || strides.back() == 1;
-}
 
 /// Collapses the channel axes after the `lead` ones. A buffer whose channels
 /// are not contiguous (never made by seqc's own lowering, but legal) is
@@ -189,15 +179,8 @@ struct ScanLowering {
   void reduceSteps(OpBuilder &b, Value row, Value c0, Value c1, Value begin, Value end,
                    const ChannelView &product, const ChannelView &sum, ValueRange lead) {
     forChannels(b, loc, c0, c1, [&](OpBuilder &b, Value c, int64_t width) {
-      Type f32 = b.getF32Type();
-      auto constant = [&](double value) -> Value {
-        Value scalar = arith::ConstantOp::create(b, loc, b.getFloatAttr(f32, value));
-        if (width == 1)
-          return scalar;
-        return vector::BroadcastOp::create(b, loc, VectorType::get({width}, f32), scalar);
-      };
-      product.store(b, loc, constant(1.0), lead, c);
-      sum.store(b, loc, constant(0.0), lead, c);
+      product.store(b, loc, f32Splat(b, loc, 1.0, width), lead, c);
+      sum.store(b, loc, f32Splat(b, loc, 0.0, width), lead, c);
     });
     scf::ForOp::create(
         b, loc, begin, end, indexConstant(b, loc, 1), ValueRange{},
@@ -221,19 +204,14 @@ struct ScanLowering {
   /// FLT_MIN it scales the entering state to less than 1e-38 of itself,
   /// nothing an f32 result can show: it becomes 0.
   Value flushSubnormal(OpBuilder &b, Value value) {
-    Type type = value.getType();
-    Type f32 = b.getF32Type();
-    auto splat = [&](double x) -> Value {
-      Value scalar = arith::ConstantOp::create(b, loc, b.getFloatAttr(f32, x));
-      if (auto vectorType = dyn_cast<VectorType>(type))
-        return vector::BroadcastOp::create(b, loc, vectorType, scalar);
-      return scalar;
-    };
-    Value tiny = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
-                                       math::AbsFOp::create(b, loc, value),
-                                       splat(static_cast<double>(std::numeric_limits<float>::min())));
-    return arith::SelectOp::create(b, loc, tiny, splat(0.0), value);
+    auto vectorType = dyn_cast<VectorType>(value.getType());
+    int64_t width = vectorType ? vectorType.getNumElements() : 1;
+    Value tiny = arith::CmpFOp::create(
+        b, loc, arith::CmpFPredicate::OLT, math::AbsFOp::create(b, loc, value),
+        f32Splat(b, loc, static_cast<double>(std::numeric_limits<float>::min()), width));
+    return arith::SelectOp::create(b, loc, tiny, f32Splat(b, loc, 0.0, width), value);
   }
+
 
   /// entering[next] = product[agg] * entering[previous] + sum[agg] over
   /// channels [c0, c1): the state after a chunk from the one before it.
@@ -464,7 +442,9 @@ struct ScanEmitter {
         b, loc, ValueRange{zero, zero, zero}, ValueRange{batch, lanes, blocks},
         ValueRange{one, one, one}, [&](OpBuilder &b, Location, ValueRange ivs) {
           Value row = ivs[0], lane = ivs[1], block = ivs[2];
-          auto [c0, c1] = blockRange(b, block);
+          // Plain values: a lambda below captures them.
+          std::pair<Value, Value> channels = blockRange(b, block);
+          Value c0 = channels.first, c1 = channels.second;
           scf::WhileOp::create(
               b, loc, TypeRange{i64}, ValueRange{},
               [&](OpBuilder &b, Location, ValueRange) {

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
+#include "LoweringUtils.h"
 #include "RecOps.h"
 
 #include "mlir/IR/Matchers.h"
@@ -21,27 +22,18 @@ namespace seqc {
 } // namespace seqc
 
 using namespace mlir;
+using seqc::hasUnitInnerStride;
+using seqc::indexConstant;
+using seqc::kVectorWidth;
 
 namespace {
 
-constexpr int64_t kVectorWidth = 16;
 /// Steps and vectors of channels in one register tile (8 accumulators of
 /// 16 lanes: half of AVX-512's registers).
 constexpr int64_t kTileSteps = 4;
 constexpr int64_t kTileVectors = 2;
 /// Steps per parallel iteration.
 constexpr int64_t kStepsPerBlock = 64;
-
-Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(b, loc, value);
-}
-
-bool hasUnitInnerStride(Value buffer) {
-  auto type = cast<MemRefType>(buffer.getType());
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  return succeeded(type.getStridesAndOffset(strides, offset)) && strides.back() == 1;
-}
 
 /// The contraction of rec-hoist-matmuls: maps (b, t, d), (d, h) -> (b, t, h)
 /// over (b, t, h, d), body out + in0 * in1, f32 buffers with static D and H.
@@ -56,7 +48,7 @@ bool isProjection(linalg::GenericOp op) {
     return false;
   for (Value operand : op->getOperands()) {
     auto type = cast<MemRefType>(operand.getType());
-    if (!type.getElementType().isF32() || !hasUnitInnerStride(operand))
+    if (!type.getElementType().isF32() || !hasUnitInnerStride(type))
       return false;
   }
   auto weights = cast<MemRefType>(op.getDpsInputs()[1].getType());

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
+#include "LoweringUtils.h"
 #include "RecOps.h"
 
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
@@ -22,6 +23,7 @@ namespace seqc {
 } // namespace seqc
 
 using namespace mlir;
+using seqc::indexConstant;
 
 namespace {
 
@@ -81,10 +83,6 @@ Value emptyTensor(OpBuilder &b, Location loc, Type type, ValueRange dynamicSizes
   auto tensorType = cast<RankedTensorType>(type);
   return tensor::EmptyOp::create(b, loc, tensorType.getShape(), tensorType.getElementType(),
                                  dynamicSizes);
-}
-
-Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(b, loc, value);
 }
 
 Value f32Constant(OpBuilder &b, Location loc, double value) {
