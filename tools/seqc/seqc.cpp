@@ -16,6 +16,7 @@
 #include "seqc/Frontend/Sema.h"
 
 #include "seqc/Target/CPUTarget.h"
+#include "seqc/Target/GPUTarget.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/InitAllDialects.h"
@@ -204,7 +205,7 @@ Options parseCommandLine(int argc, char **argv) {
                         {"ast", "rec", "forms", "lowered", "llvm", "asm", "obj", "ptx", "header"});
     } else if (flag == "--target" && opts.command != Options::Run) {
       opts.target = oneOf(flag, valueOf(flag, inlineValue), {"cpu", "nvptx"});
-    } else if (flag == "--gpu-arch" && opts.command == Options::Compile) {
+    } else if (flag == "--gpu-arch") {
       opts.gpuArch = oneOf(flag, valueOf(flag, inlineValue), {"sm_80", "sm_86", "sm_89", "sm_90"});
     } else if (flag == "--form" && opts.command != Options::Run) {
       opts.form = oneOf(flag, valueOf(flag, inlineValue),
@@ -392,13 +393,10 @@ bool runCompiler(const Options &opts, const std::vector<const Model *> &models,
     ir->print(os);
     return true;
   }
+  bool cuda = opts.target == "nvptx";
   if (emit == "header") {
-    emitHeader(*ir, llvm::sys::path::stem(opts.input), os);
+    emitHeader(*ir, llvm::sys::path::stem(opts.input), os, cuda);
     return true;
-  }
-  if (opts.target == "nvptx") {
-    llvm::errs() << "seqc: error: --target nvptx is not implemented yet\n";
-    return false;
   }
   std::vector<FormReport> report;
   std::string error;
@@ -414,10 +412,18 @@ bool runCompiler(const Options &opts, const std::vector<const Model *> &models,
     ir->print(os);
     return true;
   }
-  if (mlir::failed(lowerToLLVMDialect(*ir))) {
+  std::string ptx;
+  if (cuda ? mlir::failed(lowerToGPU(*ir, opts.gpuArch, opts.optLevel, ptx, error))
+           : mlir::failed(lowerToLLVMDialect(*ir))) {
+    if (!error.empty())
+      llvm::errs() << "seqc: error: " << error << "\n";
     llvm::errs() << opts.input << ": error: internal error: lowering failed (please report "
                                   "this with the model)\n";
     return false;
+  }
+  if (emit == "ptx") {
+    os << ptx;
+    return true;
   }
   if (emit == "lowered") {
     ir->print(os);
@@ -425,7 +431,8 @@ bool runCompiler(const Options &opts, const std::vector<const Model *> &models,
   }
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> module =
-      translateToLLVMIR(*ir, llvmContext, opts.optLevel, error);
+      translateToLLVMIR(*ir, llvmContext, opts.optLevel, error,
+                        cuda ? HostCode::CudaLauncher : HostCode::CpuKernel);
   if (!module) {
     llvm::errs() << "seqc: error: " << error << "\n";
     return false;
@@ -454,9 +461,8 @@ int compile(const Options &opts, const std::vector<const Model *> &models,
     printModels(models, os);
     return writeOutput(opts.output, text) ? 0 : 1;
   }
-  if (emit == "ptx") {
-    llvm::errs() << "seqc: error: --emit ptx is not implemented yet (--target nvptx comes "
-                    "with the GPU code generator)\n";
+  if (emit == "ptx" && opts.target != "nvptx") {
+    llvm::errs() << "seqc: error: --emit ptx needs --target nvptx\n";
     return 1;
   }
   Compiled result;

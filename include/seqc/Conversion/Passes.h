@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -38,6 +39,10 @@ enum KernelStatus : int {
   kStatusNullPointer = 2,
   /// An allocation inside the kernel failed (runtime/seqc_runtime.c).
   kStatusNoMemory = 3,
+  /// M_forward_cuda only: a CUDA driver call failed (no driver, no device
+  /// or context, an invalid device pointer, a failed launch); the launcher
+  /// can say which (seqc_cuda_last_error).
+  kStatusCudaError = 4,
 };
 
 } // namespace seqc

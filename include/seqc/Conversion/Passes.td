@@ -104,4 +104,102 @@ def ApproximateMath : Pass<"approximate-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+
+//===----------------------------------------------------------------------===//
+// GPU (lib/Conversion/RecToGPU)
+//===----------------------------------------------------------------------===//
+
+def ConvertRecToGPU : Pass<"convert-rec-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "lowers rec models to CUDA-launcher entry points with loops over tensors";
+  let description = [{
+    The GPU twin of `convert-rec-to-cpu`, sharing its lowering of the model:
+    every `rec.model @M` becomes `func.func @M_forward_cuda(!llvm.ptr stream,
+    i64 B, i64 T, !llvm.ptr...) -> i32`, the launcher ABI of language.md
+    section 5, whose pointers are device pointers. The entry runs through
+    the launcher's `seqc_cuda_call_guarded(stream, thunk, args)`, which
+    makes the stream current for the call and turns a failed driver call or
+    allocation into a status code. The body is the same loops over tensors;
+    `convert-parallel-to-gpu` and `convert-linear-scan-to-gpu` later move
+    all work on the arrays into GPU kernels.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def ConvertLinearScanToGPU : Pass<"convert-linear-scan-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "lowers bufferized rec.linear_scan to a single-pass GPU scan over time";
+  let description = [{
+    Each `rec.linear_scan` on memrefs becomes one `gpu.launch` of a
+    single-pass parallel scan with decoupled look-back (Merrill and
+    Garland, 2016). A block owns a tile of 32 channels (one per lane) by
+    `steps-per-thread` x `warps` steps; each thread reduces its run of
+    steps to an affine map (prod a, the scan from zero) in registers, the
+    warps' maps are combined through shared memory, and warp 0 publishes
+    the tile's aggregate, looks back over its predecessors' aggregates and
+    inclusive states (flags per channel, release/acquire fences) for the
+    state entering the tile, and publishes the tile's inclusive state.
+    Tiles are claimed in order from an atomic counter, so a tile only
+    waits for tiles already running. Each element of a and b is read once
+    and each h written once: the scan needs no more memory traffic than a
+    copy, whatever B x channels and T are. A scan with few steps (T up to
+    one tile) skips the look-back.
+  }];
+  let options = [
+    Option<"warps", "warps", "int64_t", /*default=*/"8", "warps per block (tile height = warps x steps-per-thread)">,
+    Option<"stepsPerThread", "steps-per-thread", "int64_t", /*default=*/"8",
+           "steps each thread keeps in registers">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def ConvertParallelToGPU : Pass<"convert-parallel-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "moves all work on device buffers of the host functions into gpu.launch ops";
+  let description = [{
+    After bufferization (and `convert-linear-scan-to-gpu`), the host
+    function of a `--target nvptx` model holds loops and linalg ops on
+    buffers that live in device memory. This pass moves them into kernels:
+    `memref.copy` becomes `linalg.copy`; a linalg op outside any parallel
+    loop becomes `scf.parallel` loops (its reductions stay sequential inside
+    a thread); every outermost `scf.parallel` becomes a `gpu.launch` over
+    a one-dimensional grid, one thread per iteration (the iteration space
+    linearised, innermost fastest, so neighbouring threads touch
+    neighbouring elements); a count of zero launches nothing. Inside a
+    kernel, nested `scf.parallel` loops run sequentially, and a static
+    buffer that does not outlive its block becomes a private
+    `memref.alloca` at the kernel's entry; what remains allocates from the
+    device heap. Host-side buffers of the deallocation bookkeeping (index
+    and i1 elements) become stack buffers; f32 buffers are device memory,
+    allocated through the launcher's stream-ordered allocator.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256", "threads per block">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def ConvertLaunchToRuntime : Pass<"convert-launch-to-seqc-runtime", "::mlir::ModuleOp"> {
+  let summary = "lowers gpu.launch_func of a PTX gpu.binary to calls of the seqc CUDA launcher";
+  let description = [{
+    Runs after `gpu-to-llvm`, on host code in the LLVM dialect. The PTX of
+    each `gpu.binary` becomes a constant string, and each
+    `gpu.launch_func` a call of `seqc_cuda_launch(module, ptx, name, grid
+    x/y/z, block x/y/z, shared bytes, args)` (runtime/cuda/seqc_cuda.cpp),
+    which loads the module once per CUDA context and launches on the
+    stream of the current call; its errors end the call with a status code
+    through the guard. Unlike upstream's `gpu.binary` translation, nothing
+    runs at program start and nothing synchronises: a program that never
+    calls the kernel never touches the driver.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // SEQC_CONVERSION_PASSES

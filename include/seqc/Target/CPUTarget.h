@@ -9,6 +9,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Target/TargetMachine.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <memory>
@@ -30,14 +31,24 @@ struct FormReport {
 mlir::LogicalResult applyForms(mlir::ModuleOp module, Form form,
                                std::vector<FormReport> &report, std::string &error);
 
+/// Runs `pipeline` (textual, nested in a module-anchored pass manager) with
+/// every upstream and seqc pass registered.
+mlir::LogicalResult runPipeline(mlir::ModuleOp module, llvm::StringRef pipeline);
 /// Lowers the forms to the LLVM dialect (the --emit lowered level).
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module);
 
 /// Translates to LLVM IR, links the runtime, internalises everything but the
 /// M_forward entry points and optimises at `optLevel` (0-3) for the host CPU.
+/// What a module of host code is for: a CPU kernel, linked with the seqc
+/// runtime; or the host side of GPU kernels, which calls the CUDA launcher
+/// library and keeps only the M_forward_cuda entry points global.
+enum class HostCode { CpuKernel, CudaLauncher };
 std::unique_ptr<llvm::Module> translateToLLVMIR(mlir::ModuleOp module,
                                                 llvm::LLVMContext &context, int optLevel,
-                                                std::string &error);
+                                                std::string &error,
+                                                HostCode kind = HostCode::CpuKernel);
+/// Runs LLVM's default pipeline at `optLevel` (nothing at 0) for `machine`.
+void optimiseModule(llvm::Module &module, llvm::TargetMachine &machine, int optLevel);
 
 /// Writes position-independent assembly or an object file for the host.
 bool emitMachineCode(llvm::Module &module, llvm::raw_pwrite_stream &out, bool assembly,
@@ -45,7 +56,8 @@ bool emitMachineCode(llvm::Module &module, llvm::raw_pwrite_stream &out, bool as
 
 /// Writes the C header declaring M_forward for every rec.model of `module`
 /// (before lowering).
-void emitHeader(mlir::ModuleOp module, llvm::StringRef guardName, llvm::raw_ostream &out);
+void emitHeader(mlir::ModuleOp module, llvm::StringRef guardName, llvm::raw_ostream &out,
+                bool cuda = false);
 
 } // namespace seqc
 

@@ -12,6 +12,7 @@
 #include "seqc/Conversion/Passes.h"
 
 #include "LoweringUtils.h"
+#include "ModelLowering.h"
 #include "RecOps.h"
 
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
@@ -413,21 +414,28 @@ MemRefType memrefTypeOf(Type tensorType) {
   return MemRefType::get(type.getShape(), type.getElementType());
 }
 
-constexpr llvm::StringLiteral kCallGuarded = "seqc_call_guarded";
+} // namespace
 
-/// The entry point `name` runs `kernel` through the runtime's
-/// seqc_call_guarded(thunk, args), which turns a failed allocation anywhere
-/// in the kernel into a status code: the arguments travel in a struct on
-/// the stack, and the thunk unpacks them and calls the kernel.
-void buildGuardedEntry(OpBuilder &b, Location loc, StringRef name, func::FuncOp kernel) {
+/// The entry point `name` runs `kernel` through the runtime's guard,
+/// guard([stream,] thunk, args), which turns a failure anywhere in the
+/// kernel (a failed allocation; on the GPU also a failed driver call) into
+/// a status code: the arguments travel in a struct on the stack, and the
+/// thunk unpacks them and calls the kernel. With a leading stream, the
+/// guard also receives it, so that the runtime knows where to enqueue work.
+static void buildGuardedEntry(OpBuilder &b, Location loc, StringRef name, func::FuncOp kernel,
+                              const seqc::EntryConvention &convention) {
   MLIRContext *ctx = b.getContext();
   auto module = kernel->getParentOfType<ModuleOp>();
   Type i32 = b.getI32Type(), ptr = LLVM::LLVMPointerType::get(ctx);
   ArrayRef<Type> argTypes = kernel.getFunctionType().getInputs();
   auto structType = LLVM::LLVMStructType::getLiteral(ctx, argTypes);
-  if (!module.lookupSymbol(kCallGuarded)) {
+  SmallVector<Type> guardArgs;
+  if (convention.leadingStream)
+    guardArgs.push_back(ptr);
+  guardArgs.append({ptr, ptr});
+  if (!module.lookupSymbol(convention.guard)) {
     OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
-    func::FuncOp::create(top, loc, kCallGuarded, top.getFunctionType({ptr, ptr}, {i32}))
+    func::FuncOp::create(top, loc, convention.guard, top.getFunctionType(guardArgs, {i32}))
         .setPrivate();
   }
   OpBuilder::InsertionGuard guard(b);
@@ -458,22 +466,16 @@ void buildGuardedEntry(OpBuilder &b, Location loc, StringRef name, func::FuncOp 
     LLVM::StoreOp::create(b, loc, arg, field(b, args, index));
   Value function = func::ConstantOp::create(b, loc, thunkType, thunk.getSymName());
   Value functionPtr = UnrealizedConversionCastOp::create(b, loc, ptr, function).getResult(0);
+  SmallVector<Value> guardOperands;
+  if (convention.leadingStream)
+    guardOperands.push_back(body->getArgument(0));
+  guardOperands.append({functionPtr, args});
   Value result =
-      func::CallOp::create(b, loc, kCallGuarded, TypeRange{i32}, ValueRange{functionPtr, args})
-          .getResult(0);
+      func::CallOp::create(b, loc, convention.guard, TypeRange{i32}, guardOperands).getResult(0);
   func::ReturnOp::create(b, loc, result);
 }
 
-struct ConvertRecToCPUPass : seqc::impl::ConvertRecToCPUBase<ConvertRecToCPUPass> {
-  void runOnOperation() override {
-    SmallVector<rec::ModelOp> models(getOperation().getOps<rec::ModelOp>());
-    for (rec::ModelOp model : models) {
-      lowerModel(model);
-      model.erase();
-    }
-  }
-
-  void lowerModel(rec::ModelOp model) {
+void seqc::lowerModelToEntry(rec::ModelOp model, const EntryConvention &convention) {
     MLIRContext *ctx = model.getContext();
     Location loc = model.getLoc();
     OpBuilder b(model);
@@ -481,17 +483,21 @@ struct ConvertRecToCPUPass : seqc::impl::ConvertRecToCPUBase<ConvertRecToCPUPass
     Type ptr = LLVM::LLVMPointerType::get(ctx);
     unsigned nInput = model.getNumInputs(), nParam = model.getNumParams(),
              nState = model.getNumStates(), nOutput = model.getNumOutputs();
-    SmallVector<Type> argTypes = {i64, i64};
+    SmallVector<Type> argTypes;
+    if (convention.leadingStream)
+      argTypes.push_back(ptr);
+    argTypes.append({i64, i64});
     argTypes.append(nInput + nParam + 2 * nState + nOutput, ptr);
-    std::string entryName = (model.getSymName() + "_forward").str();
+    std::string entryName = (model.getSymName() + convention.suffix).str();
     auto func = func::FuncOp::create(b, loc, entryName + "_unguarded",
                                      FunctionType::get(ctx, argTypes, {i32}));
     func.setPrivate();
-    buildGuardedEntry(b, loc, entryName, func);
+    buildGuardedEntry(b, loc, entryName, func, convention);
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
-    Value batch64 = entry->getArgument(0), length64 = entry->getArgument(1);
-    ValueRange pointers = entry->getArguments().drop_front(2);
+    unsigned first = convention.leadingStream ? 1 : 0;
+    Value batch64 = entry->getArgument(first), length64 = entry->getArgument(first + 1);
+    ValueRange pointers = entry->getArguments().drop_front(first + 2);
     ValueRange inputPtrs = pointers.take_front(nInput);
     ValueRange paramPtrs = pointers.slice(nInput, nParam);
     ValueRange initPtrs = pointers.slice(nInput + nParam, nState);
@@ -637,7 +643,16 @@ struct ConvertRecToCPUPass : seqc::impl::ConvertRecToCPUBase<ConvertRecToCPUPass
       else
         lowerSequentialRecurrence(builder, recurrence);
     }
+}
+
+namespace {
+struct ConvertRecToCPUPass : seqc::impl::ConvertRecToCPUBase<ConvertRecToCPUPass> {
+  void runOnOperation() override {
+    SmallVector<rec::ModelOp> models(getOperation().getOps<rec::ModelOp>());
+    for (rec::ModelOp model : models) {
+      seqc::lowerModelToEntry(model, {"_forward", "seqc_call_guarded", false});
+      model.erase();
+    }
   }
 };
-
 } // namespace

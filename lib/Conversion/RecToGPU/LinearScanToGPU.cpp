@@ -1,0 +1,388 @@
+//===- LinearScanToGPU.cpp - rec.linear_scan to a single-pass GPU scan ----===//
+//
+// convert-linear-scan-to-gpu: h[t] = a[t] * h[t-1] + b[t] on device buffers
+// as one kernel of a single-pass scan with decoupled look-back. One thread
+// per (batch, channel) lane streaming over time would leave a GPU nearly
+// idle for few channels and long sequences, and a three-pass scan (reduce,
+// carry, rescan) reads a and b twice; this reads them once in both regimes.
+//
+// A tile is 32 channels (one per lane of a warp, so that each load is one
+// 128-byte line) by L = warps x steps-per-thread steps. Thread (w, lane)
+// loads its S steps into registers and reduces them to the affine map
+// h -> A h + B; the block composes its warps' maps through shared memory;
+// warp 0 publishes the tile's map, finds the state entering the tile by
+// looking back over its predecessors (their maps while only those are
+// published, stopping at the first inclusive state), and publishes the
+// tile's inclusive state. Flags are per channel, so each lane publishes
+// and reads its own channel with no cross-lane ordering. Tiles are claimed
+// from an atomic counter in order, tile-major over the lane groups, so a
+// tile waits only for tiles that are already running: no deadlock, however
+// many tiles there are.
+//
+//===----------------------------------------------------------------------===//
+#include "seqc/Conversion/Passes.h"
+
+#include "../RecToCPU/LoweringUtils.h"
+#include "RecOps.h"
+
+namespace seqc {
+#define GEN_PASS_DEF_CONVERTLINEARSCANTOGPU
+#include "seqc/Conversion/Passes.h.inc"
+} // namespace seqc
+
+using namespace mlir;
+using seqc::indexConstant;
+
+namespace {
+
+constexpr int64_t kWarpSize = 32;
+/// Flag values of a channel of a tile.
+constexpr int64_t kAggregatePublished = 1, kInclusivePublished = 2;
+
+/// A scan operand as [B, T, C] or [B, C] (channel axes collapsed), or
+/// without the channel axis for a scalar state.
+struct ScanOperand {
+  Value memref;
+  bool hasChannels;
+
+  SmallVector<Value> at(ValueRange lead, Value channel) const {
+    SmallVector<Value> indices(lead.begin(), lead.end());
+    if (hasChannels)
+      indices.push_back(channel);
+    return indices;
+  }
+};
+
+FailureOr<ScanOperand> collapseChannels(OpBuilder &b, Location loc, Value buffer,
+                                        unsigned lead) {
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getRank() == lead)
+    return ScanOperand{buffer, false};
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned d = 0; d < lead; ++d)
+    groups.push_back({d});
+  ReassociationIndices channels;
+  for (unsigned d = lead; d < type.getRank(); ++d)
+    channels.push_back(d);
+  groups.push_back(channels);
+  if (!memref::CollapseShapeOp::isGuaranteedCollapsible(type, groups))
+    return failure();
+  if (channels.size() == 1)
+    return ScanOperand{buffer, true};
+  auto collapsed = memref::CollapseShapeOp::computeCollapsedType(type, groups);
+  return ScanOperand{memref::CollapseShapeOp::create(b, loc, collapsed, buffer, groups), true};
+}
+
+Value f32Const(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(static_cast<float>(value)));
+}
+
+Value i32Const(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIntOp::create(b, loc, b.getI32Type(), value);
+}
+
+/// The affine map h -> a h + b after `first` then `second`.
+std::pair<Value, Value> compose(OpBuilder &b, Location loc, std::pair<Value, Value> first,
+                                std::pair<Value, Value> second) {
+  Value a = arith::MulFOp::create(b, loc, second.first, first.first);
+  Value c = math::FmaOp::create(b, loc, second.first, first.second, second.second);
+  return {a, c};
+}
+
+Value fma(OpBuilder &b, Location loc, Value a, Value h, Value c) {
+  return math::FmaOp::create(b, loc, a, h, c);
+}
+
+/// A fence at GPU scope: release after publishing, acquire after reading a
+/// flag, so that the data behind a flag is seen once the flag is.
+void deviceFence(OpBuilder &b, Location loc, LLVM::AtomicOrdering ordering) {
+  LLVM::FenceOp::create(b, loc, ordering, "device");
+}
+
+struct ConvertLinearScanToGPUPass
+    : seqc::impl::ConvertLinearScanToGPUBase<ConvertLinearScanToGPUPass> {
+  using ConvertLinearScanToGPUBase::ConvertLinearScanToGPUBase;
+
+  void runOnOperation() override {
+    if (warps < 1 || warps > 32 || stepsPerThread < 1 || stepsPerThread > 64) {
+      getOperation().emitError("convert-linear-scan-to-gpu: warps must be in [1, 32] and "
+                               "steps-per-thread in [1, 64]");
+      return signalPassFailure();
+    }
+    SmallVector<rec::LinearScanOp> scans;
+    getOperation().walk([&](rec::LinearScanOp op) { scans.push_back(op); });
+    for (rec::LinearScanOp scan : scans) {
+      if (!scan.getResults().empty()) {
+        scan.emitError("convert-linear-scan-to-gpu runs after bufferization");
+        return signalPassFailure();
+      }
+      if (failed(lowerScan(scan)))
+        return signalPassFailure();
+      scan.erase();
+    }
+  }
+
+  LogicalResult lowerScan(rec::LinearScanOp scan) {
+    Location loc = scan.getLoc();
+    OpBuilder b(scan);
+    FailureOr<ScanOperand> a = collapseChannels(b, loc, scan.getCoefficients(), 2),
+                           offsets = collapseChannels(b, loc, scan.getOffsets(), 2),
+                           states = collapseChannels(b, loc, scan.getStates(), 2),
+                           init = collapseChannels(b, loc, scan.getInit(), 1),
+                           final = collapseChannels(b, loc, scan.getFinalState(), 1);
+    if (failed(a) || failed(offsets) || failed(states) || failed(init) || failed(final))
+      return scan.emitError("a scan operand whose channels are not contiguous cannot be "
+                            "scanned on the GPU");
+    Type f32 = b.getF32Type(), i32 = b.getI32Type();
+    Value c0 = indexConstant(b, loc, 0), c1 = indexConstant(b, loc, 1);
+    Value batch = memref::DimOp::create(b, loc, states->memref, 0);
+    Value length = memref::DimOp::create(b, loc, states->memref, 1);
+    Value channels = states->hasChannels
+                         ? Value(memref::DimOp::create(b, loc, states->memref, 2))
+                         : c1;
+    int64_t tileSteps = warps * stepsPerThread;
+
+    // T = 0: the final state is the initial one, and there is nothing to scan.
+    Value empty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, length, c0);
+    auto ifEmpty = scf::IfOp::create(b, loc, empty, /*withElseRegion=*/true);
+    {
+      OpBuilder then = OpBuilder::atBlockBegin(ifEmpty.thenBlock());
+      linalg::CopyOp::create(then, loc, scan.getInit(), scan.getFinalState());
+    }
+    b.setInsertionPointToStart(ifEmpty.elseBlock());
+    Value warpSize = indexConstant(b, loc, kWarpSize);
+    Value channelGroups = arith::CeilDivUIOp::create(b, loc, channels, warpSize);
+    Value groups = arith::MulIOp::create(b, loc, batch, channelGroups);
+    Value tiles = arith::CeilDivUIOp::create(b, loc, length, indexConstant(b, loc, tileSteps));
+    Value blocks = arith::MulIOp::create(b, loc, groups, tiles);
+    Value nonEmpty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, blocks, c0);
+    auto ifWork = scf::IfOp::create(b, loc, nonEmpty, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(ifWork.thenBlock());
+
+    // Look-back state, one entry per (group, tile, lane), and the ticket
+    // counter; flags and counter start at zero (kernels made by
+    // convert-parallel-to-gpu).
+    Value slots = arith::MulIOp::create(b, loc, blocks, warpSize);
+    auto f32Slots = MemRefType::get({ShapedType::kDynamic}, f32);
+    auto i32Slots = MemRefType::get({ShapedType::kDynamic}, i32);
+    Value aggregateA = memref::AllocOp::create(b, loc, f32Slots, ValueRange{slots});
+    Value aggregateB = memref::AllocOp::create(b, loc, f32Slots, ValueRange{slots});
+    Value inclusive = memref::AllocOp::create(b, loc, f32Slots, ValueRange{slots});
+    Value flags = memref::AllocOp::create(b, loc, i32Slots, ValueRange{slots});
+    Value counter = memref::AllocOp::create(b, loc, MemRefType::get({1}, i32));
+    Value zero32 = i32Const(b, loc, 0);
+    linalg::FillOp::create(b, loc, zero32, flags);
+    linalg::FillOp::create(b, loc, zero32, counter);
+
+    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+    auto warpMaps = MemRefType::get({warps, kWarpSize}, f32, MemRefLayoutAttrInterface{},
+                                    workgroup);
+    auto ticketSlot = MemRefType::get({1}, b.getIndexType(), MemRefLayoutAttrInterface{},
+                                      workgroup);
+    Value threads = indexConstant(b, loc, warps * kWarpSize);
+    auto launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1, threads, c1, c1,
+                                        /*dynamicSharedMemorySize=*/nullptr,
+                                        /*asyncTokenType=*/nullptr, ValueRange{},
+                                        TypeRange{warpMaps, warpMaps, warpMaps, ticketSlot});
+    ValueRange shared = launch.getWorkgroupAttributions();
+    Value warpA = shared[0], warpB = shared[1], warpEntry = shared[2], ticketShared = shared[3];
+
+    OpBuilder k = OpBuilder::atBlockBegin(&launch.getBody().front());
+    Value zero = f32Const(k, loc, 0.0), one = f32Const(k, loc, 1.0);
+    Value kc0 = indexConstant(k, loc, 0), kc1 = indexConstant(k, loc, 1);
+    Value kWarp = indexConstant(k, loc, kWarpSize);
+    Value thread = launch.getThreadIds().x;
+    Value warp = arith::DivUIOp::create(k, loc, thread, kWarp);
+    Value lane = arith::RemUIOp::create(k, loc, thread, kWarp);
+
+    // The ticket: which (tile, group) this block computes, in claim order.
+    Value isFirstThread = arith::CmpIOp::create(k, loc, arith::CmpIPredicate::eq, thread, kc0);
+    auto claim = scf::IfOp::create(k, loc, isFirstThread, false);
+    {
+      OpBuilder c = OpBuilder::atBlockBegin(claim.thenBlock());
+      Value ticket = memref::AtomicRMWOp::create(c, loc, arith::AtomicRMWKind::addi,
+                                                 i32Const(c, loc, 1), counter, ValueRange{kc0});
+      memref::StoreOp::create(c, loc,
+                              arith::IndexCastUIOp::create(c, loc, c.getIndexType(), ticket),
+                              ticketShared, ValueRange{kc0});
+    }
+    gpu::BarrierOp::create(k, loc);
+    Value ticket = memref::LoadOp::create(k, loc, ticketShared, ValueRange{kc0});
+    Value tile = arith::DivUIOp::create(k, loc, ticket, groups);
+    Value group = arith::RemUIOp::create(k, loc, ticket, groups);
+    Value row = arith::DivUIOp::create(k, loc, group, channelGroups);
+    Value channel = arith::AddIOp::create(
+        k, loc, arith::MulIOp::create(k, loc, arith::RemUIOp::create(k, loc, group, channelGroups), kWarp),
+        lane);
+    Value channelValid = arith::CmpIOp::create(k, loc, arith::CmpIPredicate::ult, channel, channels);
+    // A masked channel of the last group reads channel 0 (always there) and
+    // scans the identity map; nothing of it is stored.
+    Value safeChannel = arith::SelectOp::create(k, loc, channelValid, channel, kc0);
+    Value firstStep = arith::AddIOp::create(
+        k, loc, arith::MulIOp::create(k, loc, tile, indexConstant(k, loc, tileSteps)),
+        arith::MulIOp::create(k, loc, warp, indexConstant(k, loc, stepsPerThread)));
+
+    // This thread's steps, in registers; steps past T are the identity.
+    // Only a and b stay live across the look-back (registers); step indices
+    // and masks are recomputed after it.
+    auto stepAt = [&](OpBuilder &k, int64_t s) -> std::pair<Value, Value> {
+      Value t = arith::AddIOp::create(k, loc, firstStep, indexConstant(k, loc, s));
+      Value valid = arith::AndIOp::create(
+          k, loc, channelValid,
+          arith::CmpIOp::create(k, loc, arith::CmpIPredicate::ult, t, length));
+      return {t, valid};
+    };
+    SmallVector<Value> stepA, stepB;
+    std::pair<Value, Value> local = {one, zero};
+    for (int64_t s = 0; s < stepsPerThread; ++s) {
+      auto [t, valid] = stepAt(k, s);
+      Value safeT = arith::SelectOp::create(k, loc, valid, t, kc0);
+      Value loadedA = memref::LoadOp::create(k, loc, a->memref, a->at({row, safeT}, safeChannel));
+      Value loadedB = memref::LoadOp::create(k, loc, offsets->memref,
+                                             offsets->at({row, safeT}, safeChannel));
+      Value valueA = arith::SelectOp::create(k, loc, valid, loadedA, one);
+      Value valueB = arith::SelectOp::create(k, loc, valid, loadedB, zero);
+      stepA.push_back(valueA);
+      stepB.push_back(valueB);
+      local = compose(k, loc, local, {valueA, valueB});
+    }
+    memref::StoreOp::create(k, loc, local.first, warpA, ValueRange{warp, lane});
+    memref::StoreOp::create(k, loc, local.second, warpB, ValueRange{warp, lane});
+    gpu::BarrierOp::create(k, loc);
+
+    Value isWarpZero = arith::CmpIOp::create(k, loc, arith::CmpIPredicate::eq, warp, kc0);
+    auto lookBack = scf::IfOp::create(k, loc, isWarpZero, false);
+    {
+      OpBuilder w = OpBuilder::atBlockBegin(lookBack.thenBlock());
+      Value kWarps = indexConstant(w, loc, warps);
+      auto tileMap = scf::ForOp::create(
+          w, loc, kc0, kWarps, kc1, ValueRange{one, zero},
+          [&](OpBuilder &f, Location loc, Value i, ValueRange map) {
+            Value ai = memref::LoadOp::create(f, loc, warpA, ValueRange{i, lane});
+            Value bi = memref::LoadOp::create(f, loc, warpB, ValueRange{i, lane});
+            auto next = compose(f, loc, {map[0], map[1]}, {ai, bi});
+            scf::YieldOp::create(f, loc, ValueRange{next.first, next.second});
+          });
+      auto slot = [&](OpBuilder &f, Value tileIndex) -> Value {
+        Value base = arith::AddIOp::create(
+            f, loc, arith::MulIOp::create(f, loc, group, tiles), tileIndex);
+        return arith::AddIOp::create(f, loc, arith::MulIOp::create(f, loc, base, kWarp), lane);
+      };
+      Value mySlot = slot(w, tile);
+      Value isFirstTile = arith::CmpIOp::create(w, loc, arith::CmpIPredicate::eq, tile, kc0);
+      auto entering = scf::IfOp::create(w, loc, TypeRange{f32}, isFirstTile, true, true);
+      {
+        OpBuilder t = OpBuilder::atBlockBegin(entering.thenBlock());
+        Value h0 = memref::LoadOp::create(t, loc, init->memref, init->at({row}, safeChannel));
+        scf::YieldOp::create(t, loc, Value(arith::SelectOp::create(t, loc, channelValid, h0, zero)));
+      }
+      {
+        OpBuilder e = OpBuilder::atBlockBegin(entering.elseBlock());
+        memref::StoreOp::create(e, loc, tileMap.getResult(0), aggregateA, ValueRange{mySlot});
+        memref::StoreOp::create(e, loc, tileMap.getResult(1), aggregateB, ValueRange{mySlot});
+        deviceFence(e, loc, LLVM::AtomicOrdering::release);
+        memref::AtomicRMWOp::create(e, loc, arith::AtomicRMWKind::assign,
+                                    i32Const(e, loc, kAggregatePublished), flags,
+                                    ValueRange{mySlot});
+        // Walk back from the previous tile, composing maps, until a tile
+        // has its inclusive state. Tile 0 always publishes one.
+        Type indexType = e.getIndexType(), i1 = e.getI1Type();
+        auto walk = scf::WhileOp::create(
+            e, loc, TypeRange{indexType, f32, f32, f32, i1},
+            ValueRange{arith::SubIOp::create(e, loc, tile, kc1), one, zero, zero,
+                       arith::ConstantIntOp::create(e, loc, i1, 0)},
+            [&](OpBuilder &c, Location loc, ValueRange args) {
+              Value notDone = arith::XOrIOp::create(
+                  c, loc, args[4], arith::ConstantIntOp::create(c, loc, c.getI1Type(), 1));
+              scf::ConditionOp::create(c, loc, notDone, args);
+            },
+            [&](OpBuilder &d, Location loc, ValueRange args) {
+              Value p = args[0], gA = args[1], gB = args[2];
+              Value theirSlot = slot(d, p);
+              // Spin until the predecessor has published something.
+              auto spin = scf::WhileOp::create(
+                  d, loc, TypeRange{i32}, ValueRange{i32Const(d, loc, 0)},
+                  [&](OpBuilder &c, Location loc, ValueRange) {
+                    Value seen = memref::AtomicRMWOp::create(c, loc, arith::AtomicRMWKind::ori,
+                                                             i32Const(c, loc, 0), flags,
+                                                             ValueRange{theirSlot});
+                    Value waiting = arith::CmpIOp::create(c, loc, arith::CmpIPredicate::eq, seen,
+                                                          i32Const(c, loc, 0));
+                    scf::ConditionOp::create(c, loc, waiting, ValueRange{seen});
+                  },
+                  [&](OpBuilder &c, Location loc, ValueRange args) {
+                    scf::YieldOp::create(c, loc, args);
+                  });
+              deviceFence(d, loc, LLVM::AtomicOrdering::acquire);
+              Value hasInclusive = arith::CmpIOp::create(
+                  d, loc, arith::CmpIPredicate::eq, spin.getResult(0),
+                  i32Const(d, loc, kInclusivePublished));
+              auto step = scf::IfOp::create(d, loc, TypeRange{indexType, f32, f32, f32, i1},
+                                            hasInclusive, true, true);
+              {
+                OpBuilder t = OpBuilder::atBlockBegin(step.thenBlock());
+                Value h = memref::LoadOp::create(t, loc, inclusive, ValueRange{theirSlot});
+                Value state = fma(t, loc, gA, h, gB);
+                scf::YieldOp::create(t, loc, ValueRange{p, gA, gB, state,
+                                                        arith::ConstantIntOp::create(t, loc, i1, 1)});
+              }
+              {
+                OpBuilder f = OpBuilder::atBlockBegin(step.elseBlock());
+                Value pA = memref::LoadOp::create(f, loc, aggregateA, ValueRange{theirSlot});
+                Value pB = memref::LoadOp::create(f, loc, aggregateB, ValueRange{theirSlot});
+                // Their map first, then the maps of the tiles after it.
+                auto combined = compose(f, loc, {pA, pB}, {gA, gB});
+                scf::YieldOp::create(f, loc,
+                                     ValueRange{arith::SubIOp::create(f, loc, p, kc1),
+                                                combined.first, combined.second, zero,
+                                                arith::ConstantIntOp::create(f, loc, i1, 0)});
+              }
+              scf::YieldOp::create(d, loc, step.getResults());
+            });
+        scf::YieldOp::create(e, loc, walk.getResult(3));
+      }
+      // Each warp's entering state, then the tile's inclusive state.
+      auto perWarp = scf::ForOp::create(
+          w, loc, kc0, kWarps, kc1, ValueRange{entering.getResult(0)},
+          [&](OpBuilder &f, Location loc, Value i, ValueRange h) {
+            memref::StoreOp::create(f, loc, h[0], warpEntry, ValueRange{i, lane});
+            Value ai = memref::LoadOp::create(f, loc, warpA, ValueRange{i, lane});
+            Value bi = memref::LoadOp::create(f, loc, warpB, ValueRange{i, lane});
+            scf::YieldOp::create(f, loc, Value(fma(f, loc, ai, h[0], bi)));
+          });
+      Value leaving = perWarp.getResult(0);
+      memref::StoreOp::create(w, loc, leaving, inclusive, ValueRange{mySlot});
+      deviceFence(w, loc, LLVM::AtomicOrdering::release);
+      memref::AtomicRMWOp::create(w, loc, arith::AtomicRMWKind::assign,
+                                  i32Const(w, loc, kInclusivePublished), flags,
+                                  ValueRange{mySlot});
+      // The last tile's inclusive state is the final state (steps past T
+      // are the identity).
+      Value isLastTile = arith::CmpIOp::create(
+          w, loc, arith::CmpIPredicate::eq, tile, arith::SubIOp::create(w, loc, tiles, kc1));
+      auto writeFinal = scf::IfOp::create(
+          w, loc, arith::AndIOp::create(w, loc, isLastTile, channelValid), false);
+      OpBuilder f = OpBuilder::atBlockBegin(writeFinal.thenBlock());
+      memref::StoreOp::create(f, loc, leaving, final->memref, final->at({row}, channel));
+    }
+    gpu::BarrierOp::create(k, loc);
+
+    // Every step from this warp's entering state, from registers.
+    Value h = memref::LoadOp::create(k, loc, warpEntry, ValueRange{warp, lane});
+    for (int64_t s = 0; s < stepsPerThread; ++s) {
+      h = fma(k, loc, stepA[s], h, stepB[s]);
+      auto [t, valid] = stepAt(k, s);
+      auto store = scf::IfOp::create(k, loc, valid, false);
+      OpBuilder st = OpBuilder::atBlockBegin(store.thenBlock());
+      memref::StoreOp::create(st, loc, h, states->memref, states->at({row, t}, channel));
+    }
+    gpu::TerminatorOp::create(k, loc);
+
+    b.setInsertionPointAfter(launch);
+    for (Value buffer : {aggregateA, aggregateB, inclusive, flags, counter})
+      memref::DeallocOp::create(b, loc, buffer);
+    return success();
+  }
+};
+
+} // namespace

@@ -1,0 +1,261 @@
+//===- GPUTarget.cpp - From rec forms to PTX kernels and their host code --===//
+//
+// The --target nvptx pipeline. The model becomes M_forward_cuda on tensors
+// (convert-rec-to-gpu), is bufferized as for the CPU, and then every piece
+// of work on the arrays moves into a gpu.launch (convert-linear-scan-to-gpu,
+// convert-parallel-to-gpu), which upstream's outlining turns into kernels.
+// The kernels go through upstream's NVVM lowering and LLVM's NVPTX back end
+// to PTX (toolchain.md's second route: direct control of the PTX version);
+// the host function through gpu-to-llvm and convert-launch-to-seqc-runtime
+// to calls of the launcher library.
+//
+//===----------------------------------------------------------------------===//
+#include "seqc/Target/GPUTarget.h"
+
+#include "seqc/Target/CPUTarget.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Target/TargetMachine.h"
+
+extern "C" {
+void LLVMInitializeNVPTXTargetInfo();
+void LLVMInitializeNVPTXTarget();
+void LLVMInitializeNVPTXTargetMC();
+void LLVMInitializeNVPTXAsmPrinter();
+}
+
+using namespace mlir;
+
+namespace seqc {
+
+bool isSupportedGpuArch(StringRef arch) { return !ptxVersionFor(arch).empty(); }
+
+StringRef ptxVersionFor(StringRef arch) {
+  return llvm::StringSwitch<StringRef>(arch)
+      .Case("sm_80", "ptx70")
+      .Case("sm_86", "ptx71")
+      .Case("sm_89", "ptx78")
+      .Case("sm_90", "ptx78")
+      .Default("");
+}
+
+/// The name of the one module all kernels end up in.
+constexpr llvm::StringLiteral kKernelModule = "seqc_kernels";
+
+/// Outlining makes a gpu.module per kernel; one PTX file wants one module.
+/// Moves every kernel (and the helper functions it calls, once) into
+/// @seqc_kernels and points the launches at it.
+static gpu::GPUModuleOp mergeKernelModules(ModuleOp module) {
+  SmallVector<gpu::GPUModuleOp> modules(module.getOps<gpu::GPUModuleOp>());
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  MLIRContext *ctx = module.getContext();
+  auto merged = gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModule);
+  SymbolTable mergedSymbols(merged);
+  // Outlining names every kernel after its function, so kernels are renamed
+  // after their (unique) module.
+  llvm::StringMap<std::string> renamed;
+  for (gpu::GPUModuleOp source : modules) {
+    for (Operation &op : llvm::make_early_inc_range(source.getBody()->getOperations())) {
+      auto symbol = dyn_cast<SymbolOpInterface>(op);
+      if (auto kernel = dyn_cast<gpu::GPUFuncOp>(op); kernel && kernel.isKernel()) {
+        std::string key = (source.getName() + "::" + kernel.getName()).str();
+        renamed[key] = source.getName().str();
+        kernel.setName(source.getName());
+      } else if (symbol && mergedSymbols.lookup(symbol.getName())) {
+        continue; // a helper another kernel brought already
+      }
+      op.moveBefore(merged.getBody(), merged.getBody()->end());
+      if (symbol)
+        mergedSymbols.insert(&op);
+    }
+    source.erase();
+  }
+  module.walk([&](gpu::LaunchFuncOp launch) {
+    std::string key = (launch.getKernelModuleName().getValue() + "::" +
+                       launch.getKernelName().getValue())
+                          .str();
+    launch.setKernelAttr(SymbolRefAttr::get(
+        ctx, kKernelModule, {FlatSymbolRefAttr::get(ctx, renamed.lookup(key))}));
+  });
+  return merged;
+}
+
+static llvm::TargetMachine *nvptxTargetMachine(StringRef arch, int optLevel,
+                                               std::string &error) {
+  static bool initialised = [] {
+    LLVMInitializeNVPTXTargetInfo();
+    LLVMInitializeNVPTXTarget();
+    LLVMInitializeNVPTXTargetMC();
+    LLVMInitializeNVPTXAsmPrinter();
+    return true;
+  }();
+  (void)initialised;
+  llvm::Triple triple("nvptx64-nvidia-cuda");
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  llvm::TargetOptions options;
+  auto level = optLevel <= 0 ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Aggressive;
+  return target->createTargetMachine(triple, arch, ("+" + ptxVersionFor(arch)).str(), options,
+                                     std::nullopt, std::nullopt, level);
+}
+
+/// convert-gpu-to-nvvm turns the math that approximate-math leaves (floor,
+/// sqrt, fabs, ...) into calls of CUDA's libdevice (__nv_floorf, ...). Each
+/// of those has an exact PTX instruction, which LLVM's intrinsic selects, so
+/// the kernels need neither libdevice nor a CUDA installation to compile.
+static LogicalResult defineLibdeviceFunctions(llvm::Module &module, std::string &error) {
+  static const llvm::StringMap<llvm::Intrinsic::ID> kIntrinsics = {
+      {"__nv_floorf", llvm::Intrinsic::floor},   {"__nv_ceilf", llvm::Intrinsic::ceil},
+      {"__nv_fabsf", llvm::Intrinsic::fabs},     {"__nv_sqrtf", llvm::Intrinsic::sqrt},
+      {"__nv_truncf", llvm::Intrinsic::trunc},   {"__nv_rintf", llvm::Intrinsic::rint},
+      {"__nv_roundf", llvm::Intrinsic::round},   {"__nv_fmaf", llvm::Intrinsic::fma},
+      {"__nv_fminf", llvm::Intrinsic::minnum},   {"__nv_fmaxf", llvm::Intrinsic::maxnum},
+      {"__nv_copysignf", llvm::Intrinsic::copysign},
+  };
+  for (llvm::Function &function : module.functions()) {
+    if (!function.isDeclaration() || !function.getName().starts_with("__nv_"))
+      continue;
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(module.getContext(), "entry", &function));
+    SmallVector<llvm::Value *> args;
+    for (llvm::Argument &arg : function.args())
+      args.push_back(&arg);
+    llvm::Value *result = nullptr;
+    if (function.getName() == "__nv_rsqrtf") {
+      llvm::Value *root = b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, args[0]);
+      result = b.CreateFDiv(llvm::ConstantFP::get(root->getType(), 1.0), root);
+    } else if (auto found = kIntrinsics.find(function.getName()); found != kIntrinsics.end()) {
+      result = b.CreateIntrinsic(found->second, {function.getReturnType()}, args);
+    } else {
+      error = ("internal error: the kernels call " + function.getName() +
+               ", which seqc cannot provide without libdevice")
+                  .str();
+      return failure();
+    }
+    b.CreateRet(result);
+    function.setLinkage(llvm::GlobalValue::InternalLinkage);
+  }
+  return success();
+}
+
+/// The kernels of `kernels` (already in the LLVM and NVVM dialects) as PTX.
+static LogicalResult emitPTX(gpu::GPUModuleOp kernels, StringRef arch, int optLevel,
+                             std::string &ptx, std::string &error) {
+  MLIRContext *ctx = kernels.getContext();
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  ctx->appendDialectRegistry(registry);
+
+  OwningOpRef<ModuleOp> device = ModuleOp::create(kernels.getLoc());
+  IRMapping mapping;
+  for (Operation &op : kernels.getBody()->getOperations())
+    device->getBody()->push_back(op.clone(mapping));
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> module = translateModuleToLLVMIR(*device, context, "seqc_kernels");
+  if (!module) {
+    error = "internal error: the kernels do not translate to LLVM IR";
+    return failure();
+  }
+  if (failed(defineLibdeviceFunctions(*module, error)))
+    return failure();
+  std::unique_ptr<llvm::TargetMachine> machine(nvptxTargetMachine(arch, optLevel, error));
+  if (!machine)
+    return failure();
+  module->setDataLayout(machine->createDataLayout());
+  module->setTargetTriple(machine->getTargetTriple());
+  optimiseModule(*module, *machine, optLevel);
+  llvm::SmallString<0> text;
+  llvm::raw_svector_ostream out(text);
+  llvm::legacy::PassManager pm;
+  if (machine->addPassesToEmitFile(pm, out, nullptr, llvm::CodeGenFileType::AssemblyFile)) {
+    error = "internal error: the NVPTX back end cannot emit PTX";
+    return failure();
+  }
+  pm.run(*module);
+  ptx.assign(text.begin(), text.end());
+  return success();
+}
+
+/// The launcher's stream-ordered device allocator stands in for the
+/// malloc-like functions of finalize-memref-to-llvm{use-generic-functions}:
+/// every f32 buffer of the host function is device memory.
+static void useDeviceAllocator(ModuleOp module) {
+  for (auto [from, to] : {std::pair<StringRef, StringRef>{"_mlir_memref_to_llvm_alloc",
+                                                          "seqc_cuda_alloc"},
+                          {"_mlir_memref_to_llvm_free", "seqc_cuda_free"}}) {
+    auto function = module.lookupSymbol<LLVM::LLVMFuncOp>(from);
+    if (!function)
+      continue;
+    if (failed(SymbolTable::replaceAllSymbolUses(function, StringAttr::get(module.getContext(), to),
+                                                 module)))
+      continue;
+    function.setSymName(to);
+  }
+}
+
+LogicalResult lowerToGPU(ModuleOp module, StringRef arch, int optLevel, std::string &ptx,
+                         std::string &error) {
+  // Work on buffers, then kernels.
+  if (failed(runPipeline(
+          module,
+          "convert-rec-to-gpu,canonicalize,"
+          "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
+          "eliminate-empty-tensors,"
+          "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
+          "buffer-deallocation-pipeline,canonicalize,"
+          "convert-linear-scan-to-gpu,scf-forall-to-parallel,convert-parallel-to-gpu,"
+          "func.func(convert-linalg-to-loops),canonicalize,cse,gpu-kernel-outlining")))
+    return failure();
+  gpu::GPUModuleOp kernels = mergeKernelModules(module);
+
+  // The kernels: through NVVM to PTX, on a copy (the host pipeline must not
+  // see them), then replaced by a binary holding the PTX.
+  {
+    OwningOpRef<ModuleOp> device = ModuleOp::create(module.getLoc());
+    device->getBody()->push_back(kernels->clone());
+    if (failed(runPipeline(*device,
+                           "gpu.module(scf-parallel-for-to-nested-fors,expand-strided-metadata,"
+                           "lower-affine,approximate-math,convert-scf-to-cf,"
+                           "convert-gpu-to-nvvm,canonicalize,cse,reconcile-unrealized-casts)")))
+      return failure();
+    auto lowered = *device->getOps<gpu::GPUModuleOp>().begin();
+    if (failed(emitPTX(lowered, arch, optLevel, ptx, error)))
+      return failure();
+  }
+  OpBuilder b(kernels);
+  MLIRContext *ctx = module.getContext();
+  auto target = NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/optLevel, "nvptx64-nvidia-cuda",
+                                          arch, ("+" + ptxVersionFor(arch)).str());
+  auto object = gpu::ObjectAttr::get(ctx, target, gpu::CompilationTarget::Assembly,
+                                     b.getStringAttr(ptx), DictionaryAttr(), nullptr);
+  gpu::BinaryOp::create(b, kernels.getLoc(), kKernelModule, Attribute(),
+                        b.getArrayAttr({object}));
+  kernels.erase();
+
+  // The host: LLVM, then the launches become calls of the launcher.
+  if (failed(runPipeline(module,
+                         "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
+                         "finalize-memref-to-llvm{use-generic-functions},gpu-to-llvm,"
+                         "convert-to-llvm,reconcile-unrealized-casts,"
+                         "convert-launch-to-seqc-runtime,canonicalize")))
+    return failure();
+  useDeviceAllocator(module);
+  return success();
+}
+
+} // namespace seqc
