@@ -20,7 +20,7 @@ $(BUILD)/build.ninja: | setup
 
 build: setup $(BUILD)/build.ninja
 	@cmake -S . -B $(BUILD) >/dev/null
-	@ninja -C $(BUILD) seqc seq-opt mlir-doc
+	@ninja -C $(BUILD) seqc seq-opt mlir-doc seqc-gpu-support
 
 run: build
 	$(BUILD)/bin/seqc examples/mingru.seq --emit ast

@@ -9,9 +9,11 @@ import lit.Test
 
 
 class ExampleFormat(lit.formats.TestFormat):
-    def __init__(self, examples_dir, tools_dir):
+    def __init__(self, examples_dir, tools_dir, ptxas=None, cuda_device=False):
         self.examples_dir = examples_dir
         self.tools_dir = tools_dir
+        self.ptxas = ptxas
+        self.cuda_device = cuda_device
 
     def getTestsInDirectory(self, testSuite, path_in_suite, litConfig, localConfig):
         for name in sorted(os.listdir(self.examples_dir)):
@@ -67,6 +69,27 @@ class ExampleFormat(lit.formats.TestFormat):
                 if p.returncode != 0 or not p.stdout.rstrip().endswith("PASS"):
                     return lit.Test.FAIL, "\n".join(log) + "\n" + p.stderr + \
                         "\nseqc check --form %s failed for %s" % (form, m)
+        # The GPU target: PTX for the oldest and the newest architecture,
+        # which ptxas must accept; where a GPU is, the kernels themselves.
+        if self.ptxas:
+            with tempfile.TemporaryDirectory() as tmp:
+                for arch in ("sm_80", "sm_90"):
+                    ptx = os.path.join(tmp, arch + ".ptx")
+                    p = run([seqc, path, "--target", "nvptx", "--gpu-arch", arch, "-o", ptx])
+                    if p.returncode != 0:
+                        return lit.Test.FAIL, "\n".join(log) + "\n--target nvptx failed"
+                    p = run([self.ptxas, "-arch=" + arch, ptx, "-o", os.path.join(tmp, "k.cubin")])
+                    if p.returncode != 0:
+                        return lit.Test.FAIL, "\n".join(log) + "\nptxas rejected the PTX"
+        if self.cuda_device:
+            for m in models:
+                for form in ("sequential", "auto"):
+                    p = run([seqc, "check", path, "--model", m, "--form", form, "--target",
+                             "nvptx", "--B", "2", "--T", "1000"])
+                    log.append(p.stdout)
+                    if p.returncode != 0 or not p.stdout.rstrip().endswith("PASS"):
+                        return lit.Test.FAIL, "\n".join(log) + "\n" + p.stderr + \
+                            "\nseqc check --target nvptx --form %s failed for %s" % (form, m)
         return lit.Test.PASS, ""
 
 

@@ -29,3 +29,7 @@ if os.path.exists("/usr/local/cuda/bin/ptxas"):
 if shutil.which("nvidia-smi") and subprocess.run(
         ["nvidia-smi", "-L"], capture_output=True).returncode == 0:
     config.available_features.add("cuda-device")
+config.substitutions.append(("%ptxas", "/usr/local/cuda/bin/ptxas"))
+# The CUDA launcher and examples/cuda are built where the CUDA toolkit is.
+if os.path.exists(os.path.join(config.seqc_obj_root, "lib", "libseqc_cuda.so")):
+    config.available_features.add("cuda-launcher")

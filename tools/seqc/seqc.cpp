@@ -487,15 +487,72 @@ int callKernel(void *symbol, int64_t B, int64_t T, void **args, std::index_seque
   return reinterpret_cast<Kernel>(symbol)(B, T, args[I]...);
 }
 
-/// Calls M_forward(B, T, args[0..n)) with exactly n pointer arguments.
+/// M_forward_cuda(stream, B, T, device pointers...); a CUdeviceptr travels
+/// like a pointer in the C ABI of the platforms CUDA runs on.
+template <size_t... I>
+int callCudaKernel(void *symbol, int64_t B, int64_t T, void **args, std::index_sequence<I...>) {
+  using Kernel =
+      int (*)(void *, int64_t, int64_t, decltype((void)I, static_cast<void *>(nullptr))...);
+  return reinterpret_cast<Kernel>(symbol)(nullptr, B, T, args[I]...);
+}
+
+/// Calls M_forward(B, T, args[0..n)) (or M_forward_cuda on the default
+/// stream) with exactly n pointer arguments.
 template <size_t N>
-int dispatchKernel(void *symbol, int64_t B, int64_t T, void **args, size_t n) {
+int dispatchKernel(void *symbol, bool cuda, int64_t B, int64_t T, void **args, size_t n) {
   if (n == N)
-    return callKernel(symbol, B, T, args, std::make_index_sequence<N>{});
+    return cuda ? callCudaKernel(symbol, B, T, args, std::make_index_sequence<N>{})
+                : callKernel(symbol, B, T, args, std::make_index_sequence<N>{});
   if constexpr (N > 0)
-    return dispatchKernel<N - 1>(symbol, B, T, args, n);
+    return dispatchKernel<N - 1>(symbol, cuda, B, T, args, n);
   return -1;
 }
+
+/// The few CUDA driver functions `seqc check --target nvptx` needs, from
+/// libcuda.so.1 at run time: seqc itself must start on machines without a
+/// GPU.
+struct CudaDriver {
+  using Ptr = unsigned long long;
+  int (*init)(unsigned);
+  int (*deviceGet)(int *, int);
+  int (*primaryCtxRetain)(void **, int);
+  int (*ctxSetCurrent)(void *);
+  int (*memAlloc)(Ptr *, size_t);
+  int (*memFree)(Ptr);
+  int (*memcpyHtoD)(Ptr, const void *, size_t);
+  int (*memcpyDtoH)(void *, Ptr, size_t);
+  int (*ctxSynchronize)();
+
+  /// Loads the driver and makes device 0's primary context current; on
+  /// failure says why in `error`.
+  bool load(std::string &error) {
+    void *library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+    if (!library) {
+      error = "cannot load the CUDA driver (libcuda.so.1); --target nvptx runs need a GPU";
+      return false;
+    }
+    auto get = [&](auto &slot, const char *name) {
+      slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(dlsym(library, name));
+      return slot != nullptr;
+    };
+    if (!get(init, "cuInit") || !get(deviceGet, "cuDeviceGet") ||
+        !get(primaryCtxRetain, "cuDevicePrimaryCtxRetain") ||
+        !get(ctxSetCurrent, "cuCtxSetCurrent") || !get(memAlloc, "cuMemAlloc_v2") ||
+        !get(memFree, "cuMemFree_v2") || !get(memcpyHtoD, "cuMemcpyHtoD_v2") ||
+        !get(memcpyDtoH, "cuMemcpyDtoH_v2") || !get(ctxSynchronize, "cuCtxSynchronize")) {
+      error = "the CUDA driver lacks a function seqc needs";
+      return false;
+    }
+    int device = 0;
+    void *context = nullptr;
+    if (init(0) != 0 || deviceGet(&device, 0) != 0 || primaryCtxRetain(&context, device) != 0 ||
+        ctxSetCurrent(context) != 0) {
+      error = "no usable CUDA device (cuInit or the primary context failed)";
+      return false;
+    }
+    return true;
+  }
+};
 constexpr size_t kMaxKernelArgs = 64;
 
 double tolerance(const std::string &form) { return form == "chunk" || form == "newton" ? 1e-3 : 1e-4; }
@@ -526,18 +583,45 @@ struct KernelBuffers {
   }
 };
 
-/// Calls a loaded M_forward with the pointers of a KernelBuffers.
+/// Calls a loaded M_forward with the pointers of a KernelBuffers; with a
+/// CUDA driver, M_forward_cuda on device copies of them (every array is
+/// uploaded, outputs too, so that what the kernel leaves alone stays as it
+/// was), then waits and downloads the outputs and final states.
 struct KernelCaller {
   void *symbol;
   const Model &model;
+  const CudaDriver *cuda = nullptr;
 
   int call(int64_t B, int64_t T, KernelBuffers &buffers) const {
+    auto groups = {&buffers.inputs, &buffers.params, &buffers.inits, &buffers.outputs,
+                   &buffers.finals};
     std::vector<void *> args;
-    for (auto *group : {&buffers.inputs, &buffers.params, &buffers.inits, &buffers.outputs,
-                        &buffers.finals})
-      for (std::vector<float> &array : *group)
-        args.push_back(array.empty() ? nullptr : array.data());
-    return dispatchKernel<kMaxKernelArgs>(symbol, B, T, args.data(), args.size());
+    if (!cuda) {
+      for (auto *group : groups)
+        for (std::vector<float> &array : *group)
+          args.push_back(array.empty() ? nullptr : array.data());
+      return dispatchKernel<kMaxKernelArgs>(symbol, false, B, T, args.data(), args.size());
+    }
+    std::vector<std::pair<CudaDriver::Ptr, std::vector<float> *>> device;
+    for (auto *group : groups)
+      for (std::vector<float> &array : *group) {
+        CudaDriver::Ptr pointer = 0;
+        if (!array.empty() &&
+            (cuda->memAlloc(&pointer, array.size() * 4) != 0 ||
+             cuda->memcpyHtoD(pointer, array.data(), array.size() * 4) != 0))
+          return -1;
+        device.push_back({pointer, &array});
+        args.push_back(reinterpret_cast<void *>(pointer));
+      }
+    int status = dispatchKernel<kMaxKernelArgs>(symbol, true, B, T, args.data(), args.size());
+    if (cuda->ctxSynchronize() != 0)
+      status = status ? status : -1;
+    for (auto [pointer, array] : device)
+      if (pointer) {
+        cuda->memcpyDtoH(array->data(), pointer, array->size() * 4);
+        cuda->memFree(pointer);
+      }
+    return status;
   }
 };
 
@@ -710,6 +794,13 @@ int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &source
     llvm::errs() << "seqc: error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }
+  bool cuda = opts.target == "nvptx";
+  CudaDriver driver;
+  std::string driverError;
+  if (cuda && !driver.load(driverError)) {
+    llvm::errs() << "seqc: error: " << driverError << "\n";
+    return 1;
+  }
   Compiled object;
   if (!runCompiler(opts, {&model}, sourceMgr, "obj", object))
     return 1;
@@ -737,9 +828,20 @@ int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &source
     return 1;
   }
   std::string linkError;
-  int linkStatus = llvm::sys::ExecuteAndWait(
-      *cc, {*cc, "-shared", objectPath, "-o", libraryPath, "-lm", "-lpthread"}, std::nullopt,
-      {}, 0, 0, &linkError);
+  std::vector<llvm::StringRef> linkArgs = {*cc, "-shared", objectPath, "-o", libraryPath};
+  // The launcher library sits in lib/ beside the seqc binary's bin/.
+  std::string launcherDir, rpath;
+  if (cuda) {
+    llvm::SmallString<256> dir(llvm::sys::path::parent_path(
+        llvm::sys::fs::getMainExecutable(nullptr, reinterpret_cast<void *>(&checkKernel))));
+    llvm::sys::path::append(dir, "..", "lib");
+    launcherDir = "-L" + dir.str().str();
+    rpath = "-Wl,-rpath," + dir.str().str();
+    linkArgs.insert(linkArgs.end(), {launcherDir, rpath, "-lseqc_cuda"});
+  }
+  linkArgs.insert(linkArgs.end(), {"-lm", "-lpthread"});
+  int linkStatus =
+      llvm::sys::ExecuteAndWait(*cc, linkArgs, std::nullopt, {}, 0, 0, &linkError);
   if (linkStatus != 0) {
     llvm::errs() << "seqc: error: linking the kernel failed" << (linkError.empty() ? "" : ": ")
                  << linkError << "\n";
@@ -751,7 +853,7 @@ int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &source
     return 1;
   }
   auto unload = llvm::scope_exit([&] { dlclose(library); });
-  std::string entry = model.name + "_forward";
+  std::string entry = model.name + (cuda ? "_forward_cuda" : "_forward");
   void *symbol = dlsym(library, entry.c_str());
   if (!symbol) {
     llvm::errs() << "seqc: error: the kernel has no symbol " << entry << "\n";
@@ -771,10 +873,11 @@ int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &source
                  << " arrays per model\n";
     return 1;
   }
-  KernelCaller kernel{symbol, model};
+  KernelCaller kernel{symbol, model, cuda ? &driver : nullptr};
   KernelBuffers full = KernelBuffers::fromData(data, *reference);
   int status = kernel.call(opts.B, opts.T, full);
-  llvm::outs() << "model " << model.name << ": form " << opts.form << ", B=" << opts.B
+  llvm::outs() << "model " << model.name << ": form " << opts.form
+               << (cuda ? ", target nvptx (" + opts.gpuArch + ")" : std::string()) << ", B=" << opts.B
                << " T=" << opts.T << " seed=" << opts.seed << "\n";
   if (status != 0) {
     llvm::outs() << "kernel returned " << status << "\nFAIL\n";
