@@ -4,13 +4,14 @@
 #   make fuzz   fuzz the front end for FUZZ_SECONDS (default 300)
 #   make docs   regenerate the op and pass docs from ODS into docs/
 #   make bench  time the generated kernels against hand-written C++ (docs/benchmarks.md)
+#   make bench-gpu  the GPU scan against copy bandwidth and PyTorch (needs a GPU)
 BUILD ?= build
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 -DLLVM_USE_LINKER=lld
 
-.PHONY: setup build run test fuzz docs bench clean
+.PHONY: setup build run test fuzz docs bench bench-gpu clean
 
 setup:
 	@bash scripts/setup.sh
@@ -50,6 +51,9 @@ docs: build
 
 bench: build
 	@bash scripts/bench.sh $(BUILD)
+
+bench-gpu: build
+	@bash scripts/bench-gpu.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

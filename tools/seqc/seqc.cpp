@@ -78,10 +78,13 @@ RUN OPTIONS
   -o DIR             also write every input, param, output and final state as
                      DIR/NAME.npy (final states as final_NAME.npy), float64
 
-Implemented so far: the CPU target with the sequential and scan forms
-(--emit ast|rec|forms|lowered|llvm|asm|obj|header, `seqc run`, `seqc check`).
---target nvptx and the chunk and Newton forms are not implemented yet; asking
-for them is an error, not a silent fallback. Kernels return 0, or 1 when
+Implemented so far: the sequential and scan forms, for the CPU (--emit
+ast|rec|forms|lowered|llvm|asm|obj|header, `seqc run`, `seqc check`) and the
+GPU (--target nvptx: --emit ptx, the default; obj, asm, llvm and lowered for
+the host side M_forward_cuda(stream, B, T, device pointers...), which links
+with libseqc_cuda and -lcuda; header). `seqc check --target nvptx` needs a
+GPU. The chunk and Newton forms are not implemented yet; asking for them is
+an error, not a silent fallback. CPU kernels return 0, or 1 when
 B < 0 or T < 0, 2 when B*T > 0 and an input, param or output is NULL, or 3
 when the kernel cannot allocate its working memory (it never aborts);
 SEQC_NUM_THREADS caps their threads. A scan splits over batch rows and
@@ -90,7 +93,9 @@ streaming bandwidth it measures once per process, says that pays;
 SEQC_SCAN_SPLIT=none|phases[:N]|chained[:N] forces a choice, SEQC_BANDWIDTH=
 ONE,ALL (GB/s) skips the measurement, SEQC_VERBOSE=1 prints each choice.
 Kernels keep freed buffers of 1 MiB or more for their next call, up to
-SEQC_CACHE_MB (default 256; 0 keeps none).
+SEQC_CACHE_MB (default 256; 0 keeps none). M_forward_cuda returns the same
+codes, 3 when device memory runs out, and 4 when a CUDA driver call fails
+(seqc_cuda_last_error() says which).
 --form auto takes the scan where a state allows it, except where the scan's
 coefficients would be broadcasts of smaller step data (Mamba's decay): those
 stream over time, which reads less memory; -v says which. `seqc check` also checks the ABI's behaviours (error codes,
