@@ -32,6 +32,9 @@ namespace seqc {
 } // namespace seqc
 
 using namespace mlir;
+using seqc::ChannelView;
+using seqc::channelsCollapsible;
+using seqc::collapseChannels;
 using seqc::f32Splat;
 using seqc::hasUnitInnerStride;
 using seqc::indexConstant;
@@ -44,50 +47,13 @@ constexpr llvm::StringLiteral kPause = "seqc_pause";
 /// Bytes of a cache line (and of kVectorWidth f32 lanes).
 constexpr int64_t kCacheLine = 64;
 
-/// A buffer of the scan seen as [B, T, C] (sequences) or [B, C] (states):
-/// channel axes collapsed into one, absent for a scalar state.
-struct ChannelView {
-  Value memref;
-  bool hasChannels;
-
-  SmallVector<Value> indices(ValueRange lead, Value channel) const {
-    SmallVector<Value> all(lead.begin(), lead.end());
-    if (hasChannels)
-      all.push_back(channel);
-    return all;
-  }
-  Value load(OpBuilder &b, Location loc, ValueRange lead, Value channel, int64_t width) const {
-    SmallVector<Value> at = indices(lead, channel);
-    if (width == 1)
-      return memref::LoadOp::create(b, loc, memref, at);
-    return vector::LoadOp::create(b, loc, VectorType::get({width}, b.getF32Type()), memref, at);
-  }
-  void store(OpBuilder &b, Location loc, Value value, ValueRange lead, Value channel) const {
-    SmallVector<Value> at = indices(lead, channel);
-    if (isa<VectorType>(value.getType()))
-      vector::StoreOp::create(b, loc, value, memref, at);
-    else
-      memref::StoreOp::create(b, loc, value, memref, at);
-  }
-};
-
 /// Collapses the channel axes after the `lead` ones. A buffer whose channels
 /// are not contiguous (never made by seqc's own lowering, but legal) is
 /// copied into a dense one first, and an output copied back after the scan.
 ChannelView viewChannels(OpBuilder &b, OpBuilder &after, Location loc, Value buffer,
                          unsigned lead, bool isOutput) {
   auto type = cast<MemRefType>(buffer.getType());
-  if (type.getRank() == lead)
-    return {buffer, false};
-  SmallVector<ReassociationIndices> groups;
-  for (unsigned d = 0; d < lead; ++d)
-    groups.push_back({d});
-  ReassociationIndices channels;
-  for (unsigned d = lead; d < type.getRank(); ++d)
-    channels.push_back(d);
-  groups.push_back(channels);
-  if (!memref::CollapseShapeOp::isGuaranteedCollapsible(type, groups) ||
-      !hasUnitInnerStride(type)) {
+  if (type.getRank() > lead && (!channelsCollapsible(type, lead) || !hasUnitInnerStride(type))) {
     SmallVector<Value> sizes;
     for (int64_t d = 0; d < type.getRank(); ++d)
       if (type.isDynamicDim(d))
@@ -100,12 +66,8 @@ ChannelView viewChannels(OpBuilder &b, OpBuilder &after, Location loc, Value buf
       linalg::CopyOp::create(b, loc, buffer, dense);
     memref::DeallocOp::create(after, loc, dense);
     buffer = dense;
-    type = denseType;
   }
-  if (channels.size() == 1)
-    return {buffer, true};
-  auto collapsed = memref::CollapseShapeOp::computeCollapsedType(type, groups);
-  return {memref::CollapseShapeOp::create(b, loc, collapsed, buffer, groups), true};
+  return collapseChannels(b, loc, buffer, lead);
 }
 
 /// Emits `body(builder, channel, width)` over channels [begin, end): vectors

@@ -8,6 +8,7 @@
 #define SEQC_LIB_CONVERSION_RECTOCPU_LOWERINGUTILS_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -39,6 +40,87 @@ inline bool hasUnitInnerStride(mlir::MemRefType type) {
   if (mlir::failed(type.getStridesAndOffset(strides, offset)))
     return false;
   return strides.empty() || strides.back() == 1;
+}
+
+/// A buffer of a scan seen as [B, T, C] (sequences) or [B, C] (states):
+/// channel axes collapsed into one, absent for a scalar state. Shared by the
+/// CPU and GPU lowerings of rec.linear_scan.
+struct ChannelView {
+  mlir::Value memref;
+  bool hasChannels;
+
+  llvm::SmallVector<mlir::Value> indices(mlir::ValueRange lead, mlir::Value channel) const {
+    llvm::SmallVector<mlir::Value> all(lead.begin(), lead.end());
+    if (hasChannels)
+      all.push_back(channel);
+    return all;
+  }
+  mlir::Value load(mlir::OpBuilder &b, mlir::Location loc, mlir::ValueRange lead,
+                   mlir::Value channel, int64_t width) const {
+    llvm::SmallVector<mlir::Value> at = indices(lead, channel);
+    if (width == 1)
+      return mlir::memref::LoadOp::create(b, loc, memref, at);
+    return mlir::vector::LoadOp::create(
+        b, loc, mlir::VectorType::get({width}, b.getF32Type()), memref, at);
+  }
+  void store(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value, mlir::ValueRange lead,
+             mlir::Value channel) const {
+    llvm::SmallVector<mlir::Value> at = indices(lead, channel);
+    if (mlir::isa<mlir::VectorType>(value.getType()))
+      mlir::vector::StoreOp::create(b, loc, value, memref, at);
+    else
+      mlir::memref::StoreOp::create(b, loc, value, memref, at);
+  }
+};
+
+/// The reassociation that keeps the `lead` axes of a rank-`rank` buffer and
+/// merges the rest (its channel axes) into one.
+inline llvm::SmallVector<mlir::ReassociationIndices> channelGroups(unsigned rank,
+                                                                   unsigned lead) {
+  llvm::SmallVector<mlir::ReassociationIndices> groups;
+  for (unsigned d = 0; d < lead; ++d)
+    groups.push_back({d});
+  mlir::ReassociationIndices channels;
+  for (unsigned d = lead; d < rank; ++d)
+    channels.push_back(d);
+  groups.push_back(channels);
+  return groups;
+}
+
+/// Whether the axes after `lead` can be collapsed without a copy.
+inline bool channelsCollapsible(mlir::MemRefType type, unsigned lead) {
+  return type.getRank() == lead || mlir::memref::CollapseShapeOp::isGuaranteedCollapsible(
+                                       type, channelGroups(type.getRank(), lead));
+}
+
+/// `buffer` seen with its axes after `lead` as one (channelsCollapsible
+/// must hold).
+inline ChannelView collapseChannels(mlir::OpBuilder &b, mlir::Location loc, mlir::Value buffer,
+                                    unsigned lead) {
+  auto type = mlir::cast<mlir::MemRefType>(buffer.getType());
+  if (type.getRank() == lead)
+    return {buffer, false};
+  if (type.getRank() == lead + 1)
+    return {buffer, true};
+  auto groups = channelGroups(type.getRank(), lead);
+  auto collapsed = mlir::memref::CollapseShapeOp::computeCollapsedType(type, groups);
+  return {mlir::memref::CollapseShapeOp::create(b, loc, collapsed, buffer, groups), true};
+}
+
+/// The only dealloc of `alloc` when it sits in the alloc's own block and
+/// nothing else frees it: the buffer lives within one run of that block (a
+/// loop iteration), so one buffer made before the block can serve every run.
+/// Null otherwise (no dealloc, several, or one elsewhere: the buffer escapes
+/// the iteration, e.g. yielded as the next state).
+inline mlir::memref::DeallocOp blockLocalDealloc(mlir::memref::AllocOp alloc) {
+  mlir::memref::DeallocOp dealloc;
+  for (mlir::Operation *user : alloc->getUsers())
+    if (auto candidate = mlir::dyn_cast<mlir::memref::DeallocOp>(user)) {
+      if (dealloc || candidate->getBlock() != alloc->getBlock())
+        return nullptr;
+      dealloc = candidate;
+    }
+  return dealloc;
 }
 
 } // namespace seqc

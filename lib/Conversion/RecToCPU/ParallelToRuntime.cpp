@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
+#include "LoweringUtils.h"
+
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/RegionUtils.h"
@@ -186,14 +188,7 @@ struct ConvertParallelToRuntimePass
       if (!type.hasStaticShape() || !type.getElementType().isIntOrFloat() ||
           type.getNumElements() * type.getElementTypeBitWidth() / 8 > kMaxStackBytes)
         continue;
-      memref::DeallocOp dealloc;
-      bool onlyHere = true;
-      for (Operation *user : alloc->getUsers())
-        if (auto candidate = dyn_cast<memref::DeallocOp>(user)) {
-          onlyHere &= !dealloc && candidate->getBlock() == body;
-          dealloc = candidate;
-        }
-      if (dealloc && onlyHere)
+      if (memref::DeallocOp dealloc = seqc::blockLocalDealloc(alloc))
         promotable.push_back({alloc, dealloc});
     }
     OpBuilder::InsertionGuard guard(entry);

@@ -31,6 +31,7 @@ namespace seqc {
 } // namespace seqc
 
 using namespace mlir;
+using seqc::ChannelView;
 using seqc::indexConstant;
 
 namespace {
@@ -38,40 +39,6 @@ namespace {
 constexpr int64_t kWarpSize = 32;
 /// Flag values of a channel of a tile.
 constexpr int64_t kAggregatePublished = 1, kInclusivePublished = 2;
-
-/// A scan operand as [B, T, C] or [B, C] (channel axes collapsed), or
-/// without the channel axis for a scalar state.
-struct ScanOperand {
-  Value memref;
-  bool hasChannels;
-
-  SmallVector<Value> at(ValueRange lead, Value channel) const {
-    SmallVector<Value> indices(lead.begin(), lead.end());
-    if (hasChannels)
-      indices.push_back(channel);
-    return indices;
-  }
-};
-
-FailureOr<ScanOperand> collapseChannels(OpBuilder &b, Location loc, Value buffer,
-                                        unsigned lead) {
-  auto type = cast<MemRefType>(buffer.getType());
-  if (type.getRank() == lead)
-    return ScanOperand{buffer, false};
-  SmallVector<ReassociationIndices> groups;
-  for (unsigned d = 0; d < lead; ++d)
-    groups.push_back({d});
-  ReassociationIndices channels;
-  for (unsigned d = lead; d < type.getRank(); ++d)
-    channels.push_back(d);
-  groups.push_back(channels);
-  if (!memref::CollapseShapeOp::isGuaranteedCollapsible(type, groups))
-    return failure();
-  if (channels.size() == 1)
-    return ScanOperand{buffer, true};
-  auto collapsed = memref::CollapseShapeOp::computeCollapsedType(type, groups);
-  return ScanOperand{memref::CollapseShapeOp::create(b, loc, collapsed, buffer, groups), true};
-}
 
 Value f32Const(OpBuilder &b, Location loc, double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(static_cast<float>(value)));
@@ -125,20 +92,26 @@ struct ConvertLinearScanToGPUPass
   LogicalResult lowerScan(rec::LinearScanOp scan) {
     Location loc = scan.getLoc();
     OpBuilder b(scan);
-    FailureOr<ScanOperand> a = collapseChannels(b, loc, scan.getCoefficients(), 2),
-                           offsets = collapseChannels(b, loc, scan.getOffsets(), 2),
-                           states = collapseChannels(b, loc, scan.getStates(), 2),
-                           init = collapseChannels(b, loc, scan.getInit(), 1),
-                           final = collapseChannels(b, loc, scan.getFinalState(), 1);
-    if (failed(a) || failed(offsets) || failed(states) || failed(init) || failed(final))
-      return scan.emitError("a scan operand whose channels are not contiguous cannot be "
-                            "scanned on the GPU");
+    auto leadOf = [&](Value operand) -> unsigned {
+      return operand == scan.getInit() || operand == scan.getFinalState() ? 1 : 2;
+    };
+    for (Value operand : scan->getOperands())
+      if (!seqc::channelsCollapsible(cast<MemRefType>(operand.getType()), leadOf(operand)))
+        return scan.emitError("a scan operand whose channels are not contiguous cannot be "
+                              "scanned on the GPU");
+    auto view = [&](Value operand) {
+      return seqc::collapseChannels(b, loc, operand, leadOf(operand));
+    };
+    ChannelView a = view(scan.getCoefficients()),
+                offsets = view(scan.getOffsets()),
+                states = view(scan.getStates()), init = view(scan.getInit()),
+                final = view(scan.getFinalState());
     Type f32 = b.getF32Type(), i32 = b.getI32Type();
     Value c0 = indexConstant(b, loc, 0), c1 = indexConstant(b, loc, 1);
-    Value batch = memref::DimOp::create(b, loc, states->memref, 0);
-    Value length = memref::DimOp::create(b, loc, states->memref, 1);
-    Value channels = states->hasChannels
-                         ? Value(memref::DimOp::create(b, loc, states->memref, 2))
+    Value batch = memref::DimOp::create(b, loc, states.memref, 0);
+    Value length = memref::DimOp::create(b, loc, states.memref, 1);
+    Value channels = states.hasChannels
+                         ? Value(memref::DimOp::create(b, loc, states.memref, 2))
                          : c1;
     int64_t tileSteps = warps * stepsPerThread;
 
@@ -237,9 +210,9 @@ struct ConvertLinearScanToGPUPass
     for (int64_t s = 0; s < stepsPerThread; ++s) {
       auto [t, valid] = stepAt(k, s);
       Value safeT = arith::SelectOp::create(k, loc, valid, t, kc0);
-      Value loadedA = memref::LoadOp::create(k, loc, a->memref, a->at({row, safeT}, safeChannel));
-      Value loadedB = memref::LoadOp::create(k, loc, offsets->memref,
-                                             offsets->at({row, safeT}, safeChannel));
+      Value loadedA = memref::LoadOp::create(k, loc, a.memref, a.indices({row, safeT}, safeChannel));
+      Value loadedB = memref::LoadOp::create(k, loc, offsets.memref,
+                                             offsets.indices({row, safeT}, safeChannel));
       Value valueA = arith::SelectOp::create(k, loc, valid, loadedA, one);
       Value valueB = arith::SelectOp::create(k, loc, valid, loadedB, zero);
       stepA.push_back(valueA);
@@ -273,7 +246,7 @@ struct ConvertLinearScanToGPUPass
       auto entering = scf::IfOp::create(w, loc, TypeRange{f32}, isFirstTile, true, true);
       {
         OpBuilder t = OpBuilder::atBlockBegin(entering.thenBlock());
-        Value h0 = memref::LoadOp::create(t, loc, init->memref, init->at({row}, safeChannel));
+        Value h0 = memref::LoadOp::create(t, loc, init.memref, init.indices({row}, safeChannel));
         scf::YieldOp::create(t, loc, Value(arith::SelectOp::create(t, loc, channelValid, h0, zero)));
       }
       {
@@ -363,7 +336,7 @@ struct ConvertLinearScanToGPUPass
       auto writeFinal = scf::IfOp::create(
           w, loc, arith::AndIOp::create(w, loc, isLastTile, channelValid), false);
       OpBuilder f = OpBuilder::atBlockBegin(writeFinal.thenBlock());
-      memref::StoreOp::create(f, loc, leaving, final->memref, final->at({row}, channel));
+      memref::StoreOp::create(f, loc, leaving, final.memref, final.indices({row}, channel));
     }
     gpu::BarrierOp::create(k, loc);
 
@@ -374,7 +347,7 @@ struct ConvertLinearScanToGPUPass
       auto [t, valid] = stepAt(k, s);
       auto store = scf::IfOp::create(k, loc, valid, false);
       OpBuilder st = OpBuilder::atBlockBegin(store.thenBlock());
-      memref::StoreOp::create(st, loc, h, states->memref, states->at({row, t}, channel));
+      memref::StoreOp::create(st, loc, h, states.memref, states.indices({row, t}, channel));
     }
     gpu::TerminatorOp::create(k, loc);
 

@@ -51,14 +51,7 @@ void privatiseTemporaries(gpu::LaunchOp launch) {
     int64_t bits = type.getElementType().isIndex() ? 64 : type.getElementTypeBitWidth();
     if (type.getNumElements() * bits / 8 > kMaxPrivateBytes)
       return;
-    memref::DeallocOp dealloc;
-    bool onlyHere = true;
-    for (Operation *user : alloc->getUsers())
-      if (auto candidate = dyn_cast<memref::DeallocOp>(user)) {
-        onlyHere &= !dealloc && candidate->getBlock() == alloc->getBlock();
-        dealloc = candidate;
-      }
-    if (dealloc && onlyHere)
+    if (memref::DeallocOp dealloc = seqc::blockLocalDealloc(alloc))
       promotable.push_back({alloc, dealloc});
   });
   OpBuilder entry = OpBuilder::atBlockBegin(&launch.getBody().front());
