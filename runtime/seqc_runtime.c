@@ -547,3 +547,21 @@ int64_t seqc_scan_plan(int64_t rows, int64_t steps, int64_t channels) {
             seqc_bandwidth.one / 1e9, seqc_bandwidth.all / 1e9);
   return (strategy == kChained ? (int64_t)1 << 62 : 0) | (blocks << 32) | lanes;
 }
+
+/* After every Newton solve (rec-expand-newton): how many linear solves it
+ * took, whether it converged, and the residual it ended at. Silent unless
+ * SEQC_VERBOSE is set; a kernel whose Newton did not converge has already
+ * run the recurrence sequentially, so this is information, not an error. */
+void seqc_newton_report(int64_t iterations, int32_t converged, float residual) {
+  const char *verbose = getenv("SEQC_VERBOSE");
+  if (!(verbose && *verbose && *verbose != '0'))
+    return;
+  if (converged)
+    fprintf(stderr, "seqc: Newton converged after %lld iteration(s) (residual %.3g)\n",
+            (long long)iterations, (double)residual);
+  else
+    fprintf(stderr,
+            "seqc: Newton did not converge after %lld iteration(s) (residual %.3g); "
+            "ran the recurrence sequentially\n",
+            (long long)iterations, (double)residual);
+}

@@ -57,14 +57,16 @@ class ExampleFormat(lit.formats.TestFormat):
         # The compiled kernel against the interpreter, with the ABI checks of
         # `seqc check`: every model in the sequential form and in the form
         # --form auto picks, at a length where errors would accumulate.
-        # --form scan too where the analysis allows it (auto may stream a
-        # scannable state instead); a refusal must say why.
+        # --form scan and newton too where the analysis allows them (auto may
+        # stream a scannable state instead, and takes Newton only for long
+        # sequences); a refusal must say why.
         for m in models:
-            for form in ("sequential", "auto", "scan"):
+            for form in ("sequential", "auto", "scan", "newton"):
                 p = run([seqc, "check", path, "--model", m, "--form", form,
                          "--B", "2", "--T", "1000"])
                 log.append(p.stdout)
-                if form == "scan" and p.returncode == 1 and "cannot take the scan form" in p.stderr:
+                if form in ("scan", "newton") and p.returncode == 1 and \
+                        ("cannot take the %s form" % ("scan" if form == "scan" else "Newton")) in p.stderr:
                     continue
                 if p.returncode != 0 or not p.stdout.rstrip().endswith("PASS"):
                     return lit.Test.FAIL, "\n".join(log) + "\n" + p.stderr + \

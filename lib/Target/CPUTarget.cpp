@@ -13,6 +13,7 @@
 #include "Passes.h"
 #include "RecOps.h"
 #include "seqc/Analysis/RecurrenceAnalysis.h"
+#include "seqc/Analysis/StepJacobian.h"
 #include "seqc/Conversion/Passes.h"
 
 #include "mlir/InitAllPasses.h"
@@ -21,6 +22,7 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/Linker/Linker.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -60,47 +62,119 @@ LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
   return pm.run(module);
 }
 
-LogicalResult applyForms(ModuleOp module, Form form, std::vector<FormReport> &report,
-                         std::string &error) {
-  if (form == Form::Chunk || form == Form::Newton) {
-    error = std::string("--form ") + (form == Form::Chunk ? "chunk" : "newton") +
-            " is not implemented yet; use --form sequential, scan or auto";
+/// The largest dense Jacobian (in state elements a side) the Newton form
+/// solves: each step's solve is an N x N matrix-vector product, and the
+/// Jacobian costs N derivative evaluations of the step.
+constexpr int64_t kMaxDenseJacobian = 256;
+
+/// Under --form auto, sequences shorter than this run sequentially even
+/// where the Newton form applies (see docs/design.md for the measurements).
+constexpr int64_t kAutoNewtonMinLength = 4096;
+
+namespace {
+/// Whether, and why (not), a recurrence takes the Newton form.
+struct NewtonDecision {
+  bool applies = false;
+  std::string why;
+};
+
+NewtonDecision decideNewton(rec::RecurrenceOp op, const RecurrenceAnalysis &analysis,
+                            const FormOptions &options) {
+  Form form = options.form;
+  NewtonDecision decision;
+  if (options.gpu) {
+    decision.why = "the Newton form has no GPU lowering yet (it runs with --target cpu)";
+    return decision;
+  }
+  if (analysis.hasImplicitState()) {
+    decision.why = "its step holds attention, whose key/value history no Jacobian covers";
+    return decision;
+  }
+  JacobianInfo info = analyseStepJacobian(op.getBody(), op.getNumStates());
+  if (!info.differentiable) {
+    decision.why = info.whyNot;
+    return decision;
+  }
+  if (info.structure == rec::JacobianStructure::Dense && info.numElements > kMaxDenseJacobian) {
+    decision.why = "its Jacobian is dense with " + std::to_string(info.numElements) +
+                   " state elements a side; the Newton form solves dense Jacobians of at most " +
+                   std::to_string(kMaxDenseJacobian);
+    return decision;
+  }
+  if (form == Form::Auto && info.structure == rec::JacobianStructure::Dense) {
+    decision.why = "its Jacobian is " + info.describe() +
+                   ": each Newton step would cost more than the sequential loop "
+                   "(--form newton forces it)";
+    return decision;
+  }
+  decision.applies = true;
+  decision.why = "Jacobian " + info.describe();
+  return decision;
+}
+} // namespace
+
+LogicalResult applyForms(ModuleOp module, const FormOptions &options,
+                         std::vector<FormReport> &report, std::string &error) {
+  Form form = options.form;
+  if (form == Form::Chunk) {
+    error = "--form chunk is not implemented yet; use --form sequential, scan, newton or auto";
     return failure();
   }
   // Step-invariant work leaves the step first, so that the analysis sees
   // only what varies with the step.
   if (failed(runPipeline(module, "rec.model(rec-hoist-invariants)")))
     return failure();
+  std::string iterationNote =
+      "; sequential when not converged after " + std::to_string(options.newtonMaxIters) +
+      " iterations";
   // One analysis per recurrence, read for both the decision and the report.
   for (auto model : module.getOps<rec::ModelOp>()) {
     bool failedHere = false;
     model.walk([&](rec::RecurrenceOp op) {
       RecurrenceAnalysis analysis(op);
-      bool scan = form != Form::Sequential && analysis.isScannable();
+      bool scannable = analysis.isScannable();
+      bool scan = (form == Form::Scan || form == Form::Auto) && scannable;
       bool streamed = false;
       if (scan && form == Form::Auto)
         for (unsigned i = 0; i < op.getNumStates(); ++i)
           streamed |= analysis.scanCoefficientsExpand(i);
       scan &= !streamed;
-      if (form == Form::Scan && !analysis.isScannable() && !failedHere &&
-          (op.getNumStates() > 0 || analysis.hasImplicitState())) {
+      bool hasWork = op.getNumStates() > 0 || analysis.hasImplicitState();
+      if (form == Form::Scan && !scannable && !failedHere && hasWork) {
         model.emitError() << "model '" << model.getSymName()
                           << "' cannot take the scan form: " << analysis.whyNotScannable();
         failedHere = true;
       }
+      NewtonDecision newton;
+      if ((form == Form::Newton || (form == Form::Auto && !scannable)) && hasWork)
+        newton = decideNewton(op, analysis, options);
+      if (form == Form::Newton && !newton.applies && !failedHere && hasWork) {
+        model.emitError() << "model '" << model.getSymName()
+                          << "' cannot take the Newton form: " << newton.why;
+        failedHere = true;
+      }
       for (const StateInfo &state : analysis.getStates()) {
-        FormReport entry{model.getSymName().str(), state.name, scan ? "scan" : "sequential",
-                         ""};
-        if (scan)
+        FormReport entry{model.getSymName().str(), state.name, "sequential", ""};
+        if (scan) {
+          entry.form = "scan";
           entry.why = "affine in itself with an elementwise coefficient";
-        else if (form == Form::Sequential)
+        } else if (newton.applies && form == Form::Newton) {
+          entry.form = "newton";
+          entry.why = newton.why + iterationNote;
+        } else if (newton.applies) {
+          entry.form = "newton";
+          entry.why = newton.why + "; for T >= " + std::to_string(kAutoNewtonMinLength) +
+                      ", sequential below" + iterationNote;
+        } else if (form == Form::Sequential) {
           entry.why = "--form sequential";
-        else if (streamed)
+        } else if (streamed) {
           entry.why = "scannable, but its coefficients would be broadcasts of smaller step "
                       "data; streaming over time reads less memory (--form scan forces it)";
-        else if (!analysis.isScannable())
-          entry.why = analysis.whyNotScannable() + std::string("; the ") +
-                      formForKind(state.kind) + " form would apply but is not built yet";
+        } else if (!scannable) {
+          entry.why = analysis.whyNotScannable();
+          if (!newton.why.empty())
+            entry.why += "; no Newton form: " + newton.why;
+        }
         report.push_back(entry);
       }
       if (analysis.hasImplicitState())
@@ -115,7 +189,20 @@ LogicalResult applyForms(ModuleOp module, Form form, std::vector<FormReport> &re
     pipeline += "rec-to-scan,";
   else if (form == Form::Auto)
     pipeline += "rec-to-scan{streaming-when-expanding},";
-  pipeline += "rec-hoist,rec-hoist-matmuls,canonicalize,cse)";
+  pipeline += "rec-hoist,rec-hoist-matmuls,";
+  if (form == Form::Newton || (form == Form::Auto && !options.gpu)) {
+    std::string tol = llvm::formatv("{0:e}", options.newtonTol).str();
+    pipeline += "rec-to-newton{max-iters=" + std::to_string(options.newtonMaxIters) +
+                " tol=" + tol + " guess=" + options.newtonGuess +
+                " max-dense=" + std::to_string(kMaxDenseJacobian);
+    if (options.newtonQuasi)
+      pipeline += " quasi";
+    if (form == Form::Auto)
+      pipeline += " skip-scannable structured-only min-length=" +
+                  std::to_string(kAutoNewtonMinLength);
+    pipeline += "},";
+  }
+  pipeline += "canonicalize,cse)";
   return runPipeline(module, pipeline);
 }
 
@@ -126,13 +213,13 @@ LogicalResult lowerToLLVMDialect(ModuleOp module) {
   // MLIR's C runner utilities, which a user's program does not link.
   return runPipeline(
       module,
-      "convert-rec-to-cpu,canonicalize,"
+      "rec-expand-newton,canonicalize,cse,convert-rec-to-cpu,canonicalize,"
       "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
       "eliminate-empty-tensors,"
       "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
       "buffer-deallocation-pipeline,canonicalize,convert-linear-scan-to-loops,convert-projections-to-tiles,"
       "scf-forall-to-parallel,convert-parallel-to-runtime,"
-      "func.func(convert-linalg-to-loops,approximate-math),"
+      "convert-strided-copies-to-loops,func.func(convert-linalg-to-loops,approximate-math),"
       "expand-strided-metadata,lower-affine,canonicalize,cse,"
       "convert-scf-to-cf,convert-math-to-llvm,convert-math-to-libm,"
       "finalize-memref-to-llvm{use-generic-functions},convert-to-llvm,reconcile-unrealized-casts");

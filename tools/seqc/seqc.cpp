@@ -64,8 +64,16 @@ COMPILE OPTIONS
   --gpu-arch SM      sm_80 (default) | sm_86 | sm_89 | sm_90
   --form F           auto (default) | sequential | scan | chunk | newton
   --chunk-size N     chunk length of the chunkwise form (default 64)
-  --newton-max-iters N, --newton-tol X
-                     Newton iteration cap and residual tolerance
+  --newton-max-iters N  linear solves before the Newton form gives up and runs
+                     the recurrence sequentially (default 10)
+  --newton-tol X     the largest residual |h - f(h)| / (1 + |f(h)|) taken as
+                     converged (default 1e-5)
+  --newton-jacobian exact|diagonal
+                     diagonal: only the Jacobian's diagonal (quasi-DEER):
+                     cheaper iterations, slower convergence (default exact)
+  --newton-guess step|zero
+                     first guess: one step from the initial state at every t
+                     (default), or zeros
   -DNAME=VALUE       override a dim's default (also -D NAME=VALUE)
   -O0 -O1 -O2 -O3    optimisation level (default -O3)
   -v                 say what the compiler decided, on stderr: the dims and
@@ -113,8 +121,10 @@ struct Options {
   std::string gpuArch = "sm_80";
   std::string form = "auto";
   int64_t chunkSize = 64;
-  int64_t newtonMaxIters = 0;
-  double newtonTol = 0;
+  int64_t newtonMaxIters = 10;
+  double newtonTol = 1e-5;
+  std::string newtonJacobian = "exact";
+  std::string newtonGuess = "step";
   int optLevel = 3;
   bool verbose = false;
   int64_t B = 2, T = 16;
@@ -227,6 +237,10 @@ Options parseCommandLine(int argc, char **argv) {
       llvm::StringRef v = valueOf(flag, inlineValue);
       if (v.getAsDouble(opts.newtonTol) || !(opts.newtonTol > 0) || !std::isfinite(opts.newtonTol))
         usageError("bad value '" + v + "' for --newton-tol; expected a positive number");
+    } else if (flag == "--newton-jacobian" && opts.command != Options::Run) {
+      opts.newtonJacobian = oneOf(flag, valueOf(flag, inlineValue), {"exact", "diagonal"});
+    } else if (flag == "--newton-guess" && opts.command != Options::Run) {
+      opts.newtonGuess = oneOf(flag, valueOf(flag, inlineValue), {"step", "zero"});
     } else if ((flag == "--B" || flag == "--T") && opts.command != Options::Compile) {
       llvm::StringRef v = valueOf(flag, inlineValue);
       if (!parseInt(v, flag == "--B" ? opts.B : opts.T, 0, 100000000))
@@ -363,6 +377,17 @@ Form formOf(const std::string &name) {
       .Default(Form::Auto);
 }
 
+FormOptions formOptionsOf(const Options &opts) {
+  FormOptions options;
+  options.form = formOf(opts.form);
+  options.newtonMaxIters = opts.newtonMaxIters;
+  options.newtonTol = opts.newtonTol;
+  options.newtonQuasi = opts.newtonJacobian == "diagonal";
+  options.newtonGuess = opts.newtonGuess;
+  options.gpu = opts.target == "nvptx";
+  return options;
+}
+
 void printForms(const std::vector<FormReport> &report, llvm::raw_ostream &os,
                 llvm::StringRef prefix) {
   for (const FormReport &entry : report) {
@@ -405,7 +430,7 @@ bool runCompiler(const Options &opts, const std::vector<const Model *> &models,
   }
   std::vector<FormReport> report;
   std::string error;
-  if (mlir::failed(applyForms(*ir, formOf(opts.form), report, error))) {
+  if (mlir::failed(applyForms(*ir, formOptionsOf(opts), report, error))) {
     if (!error.empty())
       llvm::errs() << "seqc: error: " << error << "\n";
     return false;

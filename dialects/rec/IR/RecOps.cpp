@@ -330,21 +330,25 @@ LogicalResult RecurrenceOp::verify() {
   return success();
 }
 
-LogicalResult RecurrenceOp::verifyRegions() {
-  Block &body = getBody();
-  unsigned nState = getNumStates(), nInput = getInputs().size();
+/// What rec.recurrence and rec.newton share: the step's arguments are the
+/// states and the per-step inputs; it yields the new states, the outputs (one
+/// per result after the final states) and then `numExtraYields` values.
+static LogicalResult verifyStep(Operation *op, Block &body, ValueRange inits,
+                                ValueRange inputs, unsigned numExtraYields) {
+  unsigned nState = inits.size(), nInput = inputs.size();
+  auto emitOpError = [&]() { return op->emitOpError(); };
   if (body.getNumArguments() != nState + nInput)
     return emitOpError() << "step has " << body.getNumArguments()
                          << " block arguments; expected " << nState << " states and "
                          << nInput << " inputs";
   for (unsigned i = 0; i < nState; ++i) {
-    Type expected = dropLeading(cast<RankedTensorType>(getInits()[i].getType()), 1);
+    Type expected = dropLeading(cast<RankedTensorType>(inits[i].getType()), 1);
     if (body.getArgument(i).getType() != expected)
       return emitOpError() << "step argument " << i << " (state) has type "
                            << body.getArgument(i).getType() << "; expected " << expected;
   }
   for (unsigned i = 0; i < nInput; ++i) {
-    Type expected = dropLeading(cast<RankedTensorType>(getInputs()[i].getType()), 2);
+    Type expected = dropLeading(cast<RankedTensorType>(inputs[i].getType()), 2);
     if (body.getArgument(nState + i).getType() != expected)
       return emitOpError() << "step argument " << nState + i << " (input) has type "
                            << body.getArgument(nState + i).getType() << "; expected "
@@ -359,22 +363,141 @@ LogicalResult RecurrenceOp::verifyRegions() {
       return yield.emitOpError() << "yields " << yield.getOperands()[i].getType()
                                  << " for state " << i << " of type "
                                  << body.getArgument(i).getType();
-  if (getNumResults() != yield.getOperands().size())
-    return emitOpError() << "has " << getNumResults() << " results but its step yields "
-                         << yield.getOperands().size() << " values";
+  unsigned numResults = op->getNumResults();
+  if (numResults + numExtraYields != yield.getOperands().size()) {
+    auto diag = emitOpError() << "has " << numResults << " results but its step yields "
+                              << yield.getOperands().size() << " values";
+    if (numExtraYields)
+      diag << " (expected " << numResults + numExtraYields << ": the states, the outputs and "
+           << numExtraYields << " Jacobian parts)";
+    return diag;
+  }
   for (unsigned i = 0; i < nState; ++i)
-    if (getResult(i).getType() != getInits()[i].getType())
-      return emitOpError() << "final state " << i << " has type " << getResult(i).getType()
-                           << " but its initial state has type " << getInits()[i].getType();
-  for (unsigned i = nState; i < getNumResults(); ++i) {
+    if (op->getResult(i).getType() != inits[i].getType())
+      return emitOpError() << "final state " << i << " has type "
+                           << op->getResult(i).getType()
+                           << " but its initial state has type " << inits[i].getType();
+  for (unsigned i = nState; i < numResults; ++i) {
     auto yielded = cast<RankedTensorType>(yield.getOperands()[i].getType());
     SmallVector<int64_t> shape = {ShapedType::kDynamic, ShapedType::kDynamic};
     shape.append(yielded.getShape().begin(), yielded.getShape().end());
     auto expected = RankedTensorType::get(shape, yielded.getElementType());
-    if (getResult(i).getType() != expected)
+    if (op->getResult(i).getType() != expected)
       return emitOpError() << "output sequence " << i - nState << " has type "
-                           << getResult(i).getType() << "; the step yields " << yielded
+                           << op->getResult(i).getType() << "; the step yields " << yielded
                            << ", so expected " << expected;
+  }
+  return success();
+}
+
+LogicalResult RecurrenceOp::verifyRegions() {
+  return verifyStep(*this, getBody(), getInits(), getInputs(), /*numExtraYields=*/0);
+}
+
+//===----------------------------------------------------------------------===//
+// NewtonOp
+//===----------------------------------------------------------------------===//
+
+#include "RecEnums.cpp.inc"
+
+void NewtonOp::build(OpBuilder &builder, OperationState &state, TypeRange resultTypes,
+                     Value batch, Value length, ValueRange inits, ValueRange inputs,
+                     JacobianStructure jacobian, int64_t maxIters, double tol) {
+  state.addOperands({batch, length});
+  state.addOperands(inits);
+  state.addOperands(inputs);
+  Properties &properties = state.getOrAddProperties<Properties>();
+  properties.operandSegmentSizes = {1, 1, static_cast<int32_t>(inits.size()),
+                                    static_cast<int32_t>(inputs.size())};
+  properties.jacobian = JacobianStructureAttr::get(builder.getContext(), jacobian);
+  properties.max_iters = builder.getI64IntegerAttr(maxIters);
+  properties.tol = builder.getF64FloatAttr(tol);
+  state.addTypes(resultTypes);
+  Region *region = state.addRegion();
+  Block *block = new Block();
+  region->push_back(block);
+  for (Value init : inits)
+    block->addArgument(dropLeading(cast<RankedTensorType>(init.getType()), 1), state.location);
+  for (Value input : inputs)
+    block->addArgument(dropLeading(cast<RankedTensorType>(input.getType()), 2), state.location);
+}
+
+void NewtonOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  Block &body = region.front();
+  unsigned nState = getNumStates();
+  for (unsigned i = 0; i < body.getNumArguments(); ++i) {
+    Value operand = i < nState ? getInits()[i] : getInputs()[i - nState];
+    std::string name = operandName(operand, /*stripInitSuffix=*/true);
+    if (!name.empty())
+      setNameFn(body.getArgument(i), i < nState ? name : name + "_t");
+  }
+}
+
+/// The number of elements of a state (its type without the batch axis).
+static int64_t stateElements(Value init) {
+  return dropLeading(cast<RankedTensorType>(init.getType()), 1).getNumElements();
+}
+
+unsigned NewtonOp::getNumJacobianParts() {
+  switch (getJacobian()) {
+  case JacobianStructure::Diagonal:
+    return getNumStates();
+  case JacobianStructure::BlockDiagonal:
+    return getNumStates() * getNumStates();
+  case JacobianStructure::Dense:
+    return 1;
+  }
+  return 0;
+}
+
+LogicalResult NewtonOp::verifyRegions() {
+  if (getNumStates() == 0)
+    return emitOpError() << "needs at least one state";
+  if (getTol().convertToDouble() < 0 || std::isnan(getTol().convertToDouble()))
+    return emitOpError() << "needs a tolerance of 0 or more, got "
+                         << getTol().convertToDouble();
+  if (failed(verifyStep(*this, getBody(), getInits(), getInputs(), getNumJacobianParts())))
+    return failure();
+  WalkResult attention = getBody().walk([](AttentionOp) { return WalkResult::interrupt(); });
+  if (attention.wasInterrupted())
+    return emitOpError() << "cannot hold rec.attention: its key/value history is a state "
+                            "the Jacobian does not cover";
+  auto yield = cast<YieldOp>(getBody().getTerminator());
+  ValueRange parts = yield.getOperands().drop_front(getNumResults());
+  Block &body = getBody();
+  unsigned nState = getNumStates();
+  switch (getJacobian()) {
+  case JacobianStructure::Diagonal:
+    for (unsigned i = 0; i < nState; ++i)
+      if (parts[i].getType() != body.getArgument(i).getType())
+        return emitOpError() << "yields " << parts[i].getType() << " as the Jacobian of state "
+                             << i << "; a diagonal Jacobian has the state's type "
+                             << body.getArgument(i).getType();
+    break;
+  case JacobianStructure::BlockDiagonal:
+    for (unsigned i = 0; i < nState; ++i)
+      if (body.getArgument(i).getType() != body.getArgument(0).getType())
+        return emitOpError() << "has a block-diagonal Jacobian, which needs states of one "
+                                "type, but state "
+                             << i << " has type " << body.getArgument(i).getType()
+                             << " and state 0 " << body.getArgument(0).getType();
+    for (auto [index, part] : llvm::enumerate(parts))
+      if (part.getType() != body.getArgument(0).getType())
+        return emitOpError() << "yields " << part.getType() << " as Jacobian block entry "
+                             << index << "; expected the states' type "
+                             << body.getArgument(0).getType();
+    break;
+  case JacobianStructure::Dense: {
+    int64_t n = 0;
+    for (Value init : getInits())
+      n += stateElements(init);
+    auto expected = RankedTensorType::get({n, n}, Float32Type::get(getContext()));
+    if (parts[0].getType() != expected)
+      return emitOpError() << "yields " << parts[0].getType()
+                           << " as the dense Jacobian; the states have " << n
+                           << " elements in all, so expected " << expected;
+    break;
+  }
   }
   return success();
 }

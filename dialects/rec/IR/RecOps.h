@@ -19,6 +19,8 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "RecEnums.h.inc"
+
 #define GET_OP_CLASSES
 #include "RecOps.h.inc"
 

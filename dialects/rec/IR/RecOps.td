@@ -4,7 +4,8 @@
 // step operation with an implicit state of its own (the key/value history).
 // rec.scan is the parallel-scan form; rec.linear_scan is its destination-
 // passing twin that the CPU lowering bufferizes (on tensors, then on the
-// caller's buffers); rec.chunked and rec.newton join later.
+// caller's buffers). rec.newton is the Newton form of a nonlinear recurrence:
+// the step together with its Jacobian; rec.chunked joins later.
 //
 //===----------------------------------------------------------------------===//
 #ifndef REC_OPS
@@ -19,6 +20,7 @@ include "mlir/IR/RegionKindInterface.td"
 include "mlir/IR/OpAsmInterface.td"
 include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
+include "mlir/IR/EnumAttr.td"
 
 def Rec_ModelOp : Rec_Op<"model", [
     FunctionOpInterface, IsolatedFromAbove, SingleBlock,
@@ -151,11 +153,118 @@ def Rec_RecurrenceOp : Rec_Op<"recurrence", [
 }
 
 def Rec_YieldOp : Rec_Op<"yield", [
-    Pure, HasParent<"RecurrenceOp">, ReturnLike, Terminator]> {
+    Pure, ParentOneOf<["RecurrenceOp", "NewtonOp"]>, ReturnLike, Terminator]> {
   let summary = "ends a step: the new states, then the step's outputs";
   let arguments = (ins Variadic<AnyRankedTensor>:$operands);
   let builders = [OpBuilder<(ins), [{ /* nothing to yield */ }]>];
   let assemblyFormat = "attr-dict ($operands^ `:` type($operands))?";
+}
+
+def Rec_JacobianStructure : I32EnumAttr<"JacobianStructure",
+    "the structure of a step's Jacobian with respect to its states", [
+      I32EnumAttrCase<"Diagonal", 0, "diagonal">,
+      I32EnumAttrCase<"BlockDiagonal", 1, "block_diagonal">,
+      I32EnumAttrCase<"Dense", 2, "dense">]> {
+  let cppNamespace = "::mlir::rec";
+}
+
+def Rec_NewtonGuess : I32EnumAttr<"NewtonGuess",
+    "the first guess of the Newton form's state sequence", [
+      I32EnumAttrCase<"Step", 0, "step">,
+      I32EnumAttrCase<"Zero", 1, "zero">]> {
+  let cppNamespace = "::mlir::rec";
+}
+
+def Rec_NewtonOp : Rec_Op<"newton", [
+    AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>,
+    SingleBlockImplicitTerminator<"YieldOp">,
+    RecursiveMemoryEffects]> {
+  let summary = "a nonlinear recurrence solved for all steps at once by Newton's method";
+  let description = [{
+    The same recurrence as `rec.recurrence` (same operands, results and step
+    arguments), h[t] = f(h[t-1], x[t]), but solved as DEER and ParaRNN do:
+    from a guess of the whole state sequence, each iteration evaluates f and
+    its Jacobian J[t] = df/dh at every step in parallel and solves the
+    linearised recurrence h[t] = J[t] h[t-1] + (f(h[t-1]) - J[t] h[t-1]),
+    itself a parallel scan, for the next guess. It stops when the largest
+    residual |h[t] - f(h[t-1])| / (1 + |f(h[t-1])|) is below `tol`; after
+    `max_iters` solves without converging (or on a residual that is not
+    finite), the recurrence runs sequentially instead. Sequences shorter than
+    `min_length` run sequentially from the start.
+
+    The step yields the new states, the step's outputs and then the
+    Jacobian of the new states with respect to the old ones, in the shape
+    `jacobian` names:
+    - `diagonal`: one tensor per state, of the state's type: the derivative
+      of each element of the new state by the same element of the old one
+      (no element depends on any other element or state).
+    - `block_diagonal`: all k states have one type, and element e of every
+      new state depends on element e of the old states only: k * k tensors
+      of that type, row-major, entry (i, j) = d new_i[e] / d old_j[e].
+    - `dense`: one `tensor<NxNxf32>`, N the total number of state elements
+      (the states flattened and concatenated in order): entry (r, c) =
+      d new[r] / d old[c].
+
+    With `quasi`, the yielded Jacobian is the diagonal of the true one (the
+    quasi-DEER method): each iteration is cheaper and more stable on chaotic
+    cells, but converges linearly rather than quadratically. `guess` is the
+    first guess: `step` applies the step once from the initial state at every
+    t (as ParaRNN does), `zero` starts from zeros.
+
+    ```mlir
+    %hT, %ys = rec.newton batch %B length %T inits(%h0 : tensor<?x4xf32>)
+        inputs(%xs : tensor<?x?x4xf32>) jacobian diagonal
+        -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
+    ^bb0(%h: tensor<4xf32>, %x: tensor<4xf32>):
+      %s = arith.addf %h, %x : tensor<4xf32>
+      %hn = math.tanh %s : tensor<4xf32>
+      %sq = arith.mulf %hn, %hn : tensor<4xf32>
+      %dh = arith.subf %one, %sq : tensor<4xf32>
+      rec.yield %hn, %hn, %dh : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+    } {max_iters = 8 : i64, tol = 1.0e-05 : f64}
+    ```
+  }];
+  let arguments = (ins Index:$batch, Index:$length,
+                       Variadic<AnyRankedTensor>:$inits,
+                       Variadic<AnyRankedTensor>:$inputs,
+                       Rec_JacobianStructure:$jacobian,
+                       UnitAttr:$quasi,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$max_iters,
+                       F64Attr:$tol,
+                       DefaultValuedAttr<Rec_NewtonGuess, "::mlir::rec::NewtonGuess::Step">:$guess,
+                       DefaultValuedAttr<I64Attr, "1">:$min_length);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$step);
+  let assemblyFormat = [{
+    `batch` $batch `length` $length
+    (`inits` `(` $inits^ `:` type($inits) `)`)?
+    (`inputs` `(` $inputs^ `:` type($inputs) `)`)?
+    `jacobian` $jacobian
+    `->` `(` type($results) `)` $step attr-dict
+  }];
+  let hasRegionVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [
+    OpBuilder<(ins "::mlir::TypeRange":$resultTypes, "::mlir::Value":$batch,
+                   "::mlir::Value":$length, "::mlir::ValueRange":$inits,
+                   "::mlir::ValueRange":$inputs, "::mlir::rec::JacobianStructure":$jacobian,
+                   "int64_t":$maxIters, "double":$tol)>
+  ];
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBody() { return getStep().front(); }
+    unsigned getNumStates() { return getInits().size(); }
+    unsigned getNumOutputs() { return getNumResults() - getNumStates(); }
+    /// How many values after the states and outputs the step yields for
+    /// the Jacobian, given the states' types.
+    unsigned getNumJacobianParts();
+    ::mlir::ResultRange getFinalStates() {
+      return getResults().take_front(getNumStates());
+    }
+    ::mlir::ResultRange getOutputSequences() {
+      return getResults().drop_front(getNumStates());
+    }
+  }];
 }
 
 def Rec_AttentionOp : Rec_Op<"attention", [HasParent<"RecurrenceOp">]> {

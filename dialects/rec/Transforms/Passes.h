@@ -1,6 +1,7 @@
 //===- Passes.h - Rewrites of the rec dialect -----------------------------===//
 //
-// Declarations and registration of rec-hoist and rec-to-scan (Passes.td).
+// Declarations and registration of the rec passes (Passes.td): hoisting,
+// rec-to-scan, rec-to-newton and rec-expand-newton.
 //
 //===----------------------------------------------------------------------===//
 #ifndef REC_TRANSFORMS_PASSES_H
@@ -9,6 +10,10 @@
 #include "RecOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Pass/Pass.h"
 

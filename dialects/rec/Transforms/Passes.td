@@ -73,4 +73,58 @@ def RecToScan : Pass<"rec-to-scan", "::mlir::rec::ModelOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def RecToNewton : Pass<"rec-to-newton", "::mlir::rec::ModelOp"> {
+  let summary = "rewrites recurrences into rec.newton, with the step's Jacobian";
+  let description = [{
+    Every recurrence with states becomes a `rec.newton`: the same step, which
+    now also yields its Jacobian by the states, written by forward-mode
+    differentiation of the step's ops in the structure the analysis finds
+    (diagonal, block-diagonal, dense). Recurrences are left alone when their
+    step holds `rec.attention` or an op without a derivative rule, when the
+    Jacobian is dense with more than `max-dense` elements a side, or, with
+    `structured-only`, when it is dense at all; with `skip-scannable`, also
+    when the scan form applies (the recurrence is linear: what --form auto
+    leaves streaming over time stays so).
+  }];
+  let options = [
+    Option<"maxIters", "max-iters", "int64_t", "10",
+           "linear solves before giving up and running sequentially">,
+    Option<"tol", "tol", "double", "1e-5",
+           "largest residual |h - f(h)| / (1 + |f(h)|) accepted as converged">,
+    Option<"quasi", "quasi", "bool", "false",
+           "use only the Jacobian's diagonal (quasi-DEER)">,
+    Option<"guess", "guess", "std::string", "\"step\"",
+           "first guess: 'step' (one step from the initial state) or 'zero'">,
+    Option<"minLength", "min-length", "int64_t", "1",
+           "sequences shorter than this run sequentially">,
+    Option<"maxDense", "max-dense", "int64_t", "256",
+           "the largest dense Jacobian side (in state elements) to solve">,
+    Option<"structuredOnly", "structured-only", "bool", "false",
+           "leave recurrences whose Jacobian is dense">,
+    Option<"skipScannable", "skip-scannable", "bool", "false",
+           "leave recurrences whose every state is elementwise-affine (the scan's)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"];
+}
+
+def RecExpandNewton : Pass<"rec-expand-newton", "::mlir::ModuleOp"> {
+  let summary = "expands rec.newton into the Newton iteration over scans";
+  let description = [{
+    Each `rec.newton` becomes, on tensors: the first guess; an `scf.while`
+    whose every iteration evaluates the step and its Jacobian at all steps
+    at once (a stateless `rec.recurrence`), measures the residual and, if it
+    is above the tolerance, solves the linearised recurrence for the next
+    guess (a `rec.scan` per state for a diagonal Jacobian, a sequential
+    `rec.recurrence` over k x k blocks or dense matrices otherwise); and the
+    sequential `rec.recurrence` that runs instead when the sequence is
+    shorter than `min_length` or the iteration has not converged. After each
+    solve the kernel calls `seqc_newton_report(iterations, converged,
+    residual)`, which the runtime prints to stderr when `SEQC_VERBOSE` is set.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"];
+}
+
 #endif // REC_TRANSFORMS_PASSES

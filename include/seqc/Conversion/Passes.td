@@ -90,6 +90,19 @@ def ConvertParallelToRuntime : Pass<"convert-parallel-to-runtime", "::mlir::Modu
                            "::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect"];
 }
 
+def ConvertStridedCopiesToLoops : Pass<"convert-strided-copies-to-loops"> {
+  let summary = "memref.copy of non-contiguous buffers as loops";
+  let description = [{
+    A `memref.copy` whose source or target is not a contiguous row-major
+    buffer (a strided view, such as one time step of a [B, T, H] sequence)
+    would lower to a call to `memrefCopy` from MLIR's C runner utilities,
+    which a user's program does not link. It becomes a `linalg.copy`, which
+    lowers to loops. Copies between contiguous buffers stay, and become
+    `memcpy`.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def ApproximateMath : Pass<"approximate-math"> {
   let summary = "f32 transcendental functions as polynomials, so their loops vectorise";
   let description = [{

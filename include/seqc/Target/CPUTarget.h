@@ -24,11 +24,27 @@ struct FormReport {
   std::string model, state, form, why;
 };
 
+/// How the forms are chosen and tuned (the --form and --newton-* flags).
+struct FormOptions {
+  Form form = Form::Auto;
+  /// The Newton form's iteration cap and residual tolerance.
+  int64_t newtonMaxIters = 10;
+  double newtonTol = 1e-5;
+  /// Only the Jacobian's diagonal (quasi-DEER), whatever its structure.
+  bool newtonQuasi = false;
+  /// The first guess: "step" (one step from the initial state) or "zero".
+  std::string newtonGuess = "step";
+  /// For --target nvptx, which has no lowering of the Newton form yet.
+  bool gpu = false;
+};
+
 /// Rewrites every recurrence into its form: --form sequential hoists only;
-/// scan rewrites every recurrence with states into scans or fails with an
-/// error on the model naming the state and the reason; auto scans what it
-/// can. A form that is not built yet fails with `error` set (no location).
-mlir::LogicalResult applyForms(mlir::ModuleOp module, Form form,
+/// scan (newton) rewrites every recurrence with states into scans (the
+/// Newton form) or fails with an error on the model naming the state and the
+/// reason; auto takes the scan where it applies and the Newton form for
+/// long sequences where the Jacobian is diagonal or block-diagonal. A form
+/// that is not built yet fails with `error` set (no location).
+mlir::LogicalResult applyForms(mlir::ModuleOp module, const FormOptions &options,
                                std::vector<FormReport> &report, std::string &error);
 
 /// Runs `pipeline` (textual, nested in a module-anchored pass manager) with

@@ -210,7 +210,7 @@ func.func @recurrence_input_type(%B: index, %T: index, %xs: tensor<?x4xf32>) {
 // -----
 
 func.func @yield_outside(%B: index, %T: index, %x: tensor<4xf32>) {
-  // expected-error @+1 {{'rec.yield' op expects parent op 'rec.recurrence'}}
+  // expected-error @+1 {{'rec.yield' op expects parent op to be one of 'rec.recurrence, rec.newton'}}
   rec.yield %x : tensor<4xf32>
 }
 
