@@ -19,6 +19,7 @@
 
 namespace seqc::test {
 void registerTestRecurrenceAnalysisPass();
+void registerTestStepJacobianPass();
 } // namespace seqc::test
 
 int main(int argc, char **argv) {
@@ -26,6 +27,7 @@ int main(int argc, char **argv) {
   mlir::rec::registerRecPasses();
   seqc::registerSeqcConversionPasses();
   seqc::test::registerTestRecurrenceAnalysisPass();
+  seqc::test::registerTestStepJacobianPass();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);

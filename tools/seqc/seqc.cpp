@@ -39,6 +39,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <dlfcn.h>
 #include <optional>
 #include <utility>
@@ -834,6 +835,10 @@ int checkKernel(const Options &opts, const Model &model, llvm::SourceMgr &source
   Compiled object;
   if (!runCompiler(opts, {&model}, sourceMgr, "obj", object))
     return 1;
+  // -v also shows what the kernel decides at run time (how a scan splits,
+  // how many iterations the Newton form took): the runtime reads this.
+  if (opts.verbose)
+    setenv("SEQC_VERBOSE", "1", /*overwrite=*/0);
 
   // Link a temporary shared library, as a user would: cc -shared M.o.
   llvm::SmallString<128> dir;

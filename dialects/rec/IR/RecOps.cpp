@@ -458,10 +458,6 @@ LogicalResult NewtonOp::verifyRegions() {
                          << getTol().convertToDouble();
   if (failed(verifyStep(*this, getBody(), getInits(), getInputs(), getNumJacobianParts())))
     return failure();
-  WalkResult attention = getBody().walk([](AttentionOp) { return WalkResult::interrupt(); });
-  if (attention.wasInterrupted())
-    return emitOpError() << "cannot hold rec.attention: its key/value history is a state "
-                            "the Jacobian does not cover";
   auto yield = cast<YieldOp>(getBody().getTerminator());
   ValueRange parts = yield.getOperands().drop_front(getNumResults());
   Block &body = getBody();

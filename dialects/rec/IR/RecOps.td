@@ -240,7 +240,7 @@ def Rec_NewtonOp : Rec_Op<"newton", [
     `batch` $batch `length` $length
     (`inits` `(` $inits^ `:` type($inits) `)`)?
     (`inputs` `(` $inputs^ `:` type($inputs) `)`)?
-    `jacobian` $jacobian
+    `jacobian` $jacobian (`quasi` $quasi^)? (`guess` $guess^)?
     `->` `(` type($results) `)` $step attr-dict
   }];
   let hasRegionVerifier = 1;

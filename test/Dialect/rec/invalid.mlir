@@ -361,3 +361,80 @@ func.func @linear_scan_f64(%a: memref<?x?xf64>, %h0: memref<?xf64>) {
                   outs(%a, %h0 : memref<?x?xf64>, memref<?xf64>)
   return
 }
+
+// -----
+
+func.func @newton_no_state(%B: index, %T: index, %xs: tensor<?x?x4xf32>) {
+  // expected-error @+1 {{'rec.newton' op needs at least one state}}
+  %ys = rec.newton batch %B length %T inputs(%xs : tensor<?x?x4xf32>) jacobian diagonal -> (tensor<?x?x4xf32>) {
+  ^bb0(%x: tensor<4xf32>):
+    rec.yield %x : tensor<4xf32>
+  } {max_iters = 8 : i64, tol = 1.0e-05 : f64}
+  return
+}
+
+// -----
+
+func.func @newton_missing_jacobian(%B: index, %T: index, %h0: tensor<?x4xf32>) {
+  // expected-error @+1 {{'rec.newton' op has 1 results but its step yields 1 values (expected 2: the states, the outputs and 1 Jacobian parts)}}
+  %hT = rec.newton batch %B length %T inits(%h0 : tensor<?x4xf32>) jacobian diagonal -> (tensor<?x4xf32>) {
+  ^bb0(%h: tensor<4xf32>):
+    rec.yield %h : tensor<4xf32>
+  } {max_iters = 8 : i64, tol = 1.0e-05 : f64}
+  return
+}
+
+// -----
+
+func.func @newton_diagonal_type(%B: index, %T: index, %h0: tensor<?x4xf32>, %j: tensor<4x4xf32>) {
+  // expected-error @+1 {{'rec.newton' op yields 'tensor<4x4xf32>' as the Jacobian of state 0; a diagonal Jacobian has the state's type 'tensor<4xf32>'}}
+  %hT = rec.newton batch %B length %T inits(%h0 : tensor<?x4xf32>) jacobian diagonal -> (tensor<?x4xf32>) {
+  ^bb0(%h: tensor<4xf32>):
+    rec.yield %h, %j : tensor<4xf32>, tensor<4x4xf32>
+  } {max_iters = 8 : i64, tol = 1.0e-05 : f64}
+  return
+}
+
+// -----
+
+func.func @newton_block_types(%B: index, %T: index, %a0: tensor<?x4xf32>, %b0: tensor<?x2xf32>) {
+  // expected-error @+1 {{'rec.newton' op has a block-diagonal Jacobian, which needs states of one type, but state 1 has type 'tensor<2xf32>' and state 0 'tensor<4xf32>'}}
+  %r:2 = rec.newton batch %B length %T inits(%a0, %b0 : tensor<?x4xf32>, tensor<?x2xf32>) jacobian block_diagonal -> (tensor<?x4xf32>, tensor<?x2xf32>) {
+  ^bb0(%a: tensor<4xf32>, %b: tensor<2xf32>):
+    rec.yield %a, %b, %a, %a, %a, %a : tensor<4xf32>, tensor<2xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  } {max_iters = 8 : i64, tol = 1.0e-05 : f64}
+  return
+}
+
+// -----
+
+func.func @newton_dense_size(%B: index, %T: index, %h0: tensor<?x4xf32>, %j: tensor<3x3xf32>) {
+  // expected-error @+1 {{'rec.newton' op yields 'tensor<3x3xf32>' as the dense Jacobian; the states have 4 elements in all, so expected 'tensor<4x4xf32>'}}
+  %hT = rec.newton batch %B length %T inits(%h0 : tensor<?x4xf32>) jacobian dense -> (tensor<?x4xf32>) {
+  ^bb0(%h: tensor<4xf32>):
+    rec.yield %h, %j : tensor<4xf32>, tensor<3x3xf32>
+  } {max_iters = 8 : i64, tol = 1.0e-05 : f64}
+  return
+}
+
+// -----
+
+func.func @newton_tolerance(%B: index, %T: index, %h0: tensor<?x4xf32>) {
+  // expected-error @+1 {{'rec.newton' op needs a tolerance of 0 or more, got -1}}
+  %hT = rec.newton batch %B length %T inits(%h0 : tensor<?x4xf32>) jacobian diagonal -> (tensor<?x4xf32>) {
+  ^bb0(%h: tensor<4xf32>):
+    rec.yield %h, %h : tensor<4xf32>, tensor<4xf32>
+  } {max_iters = 8 : i64, tol = -1.0 : f64}
+  return
+}
+
+// -----
+
+func.func @newton_iterations(%B: index, %T: index, %h0: tensor<?x4xf32>) {
+  %hT = rec.newton batch %B length %T inits(%h0 : tensor<?x4xf32>) jacobian diagonal -> (tensor<?x4xf32>) {
+  ^bb0(%h: tensor<4xf32>):
+    rec.yield %h, %h : tensor<4xf32>, tensor<4xf32>
+  // expected-error @+1 {{'rec.newton' op attribute 'max_iters' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  } {max_iters = 0 : i64, tol = 1.0e-05 : f64}
+  return
+}

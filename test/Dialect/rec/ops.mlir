@@ -100,3 +100,34 @@ func.func @linear_scans(%a: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>, %s: tensor<
                   outs(%m, %m0 : memref<?x?xf32>, memref<?xf32>)
   return
 }
+
+// The Newton form: the step yields the new state, the output and then the
+// Jacobian; the options print as keywords and attributes.
+// CHECK-LABEL: func.func @newton_forms
+// CHECK: rec.newton batch %{{.*}} length %{{.*}} inits(%{{.*}} : tensor<?x4xf32>) inputs(%{{.*}} : tensor<?x?x4xf32>) jacobian diagonal -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
+// CHECK: rec.yield %{{.*}}, %{{.*}}, %{{.*}} : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+// CHECK-NEXT: } {max_iters = 8 : i64, tol = 1.000000e-05 : f64}
+// CHECK: rec.newton {{.*}} jacobian block_diagonal quasi guess zero -> (tensor<?x2xf32>, tensor<?x2xf32>, tensor<?x?x2xf32>) {
+// CHECK: } {max_iters = 3 : i64, min_length = 512 : i64, tol = 0.000000e+00 : f64}
+// CHECK: rec.newton {{.*}} jacobian dense -> (tensor<?x2xf32>, tensor<?xf32>) {
+// CHECK: rec.yield %{{.*}}, %{{.*}} : tensor<2xf32>, tensor<f32>, tensor<3x3xf32>
+func.func @newton_forms(%B: index, %T: index, %h0: tensor<?x4xf32>, %xs: tensor<?x?x4xf32>,
+                        %p0: tensor<?x2xf32>, %s0: tensor<?xf32>, %j: tensor<3x3xf32>) {
+  %hT, %ys = rec.newton batch %B length %T inits(%h0 : tensor<?x4xf32>) inputs(%xs : tensor<?x?x4xf32>)
+      jacobian diagonal -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
+  ^bb0(%h: tensor<4xf32>, %x: tensor<4xf32>):
+    %n = math.exp %h : tensor<4xf32>
+    rec.yield %n, %n, %n : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  } {max_iters = 8 : i64, tol = 1.0e-05 : f64}
+  %a, %b, %ps = rec.newton batch %B length %T inits(%p0, %p0 : tensor<?x2xf32>, tensor<?x2xf32>)
+      jacobian block_diagonal quasi guess zero -> (tensor<?x2xf32>, tensor<?x2xf32>, tensor<?x?x2xf32>) {
+  ^bb0(%p: tensor<2xf32>, %q: tensor<2xf32>):
+    rec.yield %q, %p, %p, %p, %p, %p, %p : tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>
+  } {max_iters = 3 : i64, tol = 0.0 : f64, min_length = 512 : i64}
+  %c, %d = rec.newton batch %B length %T inits(%p0, %s0 : tensor<?x2xf32>, tensor<?xf32>)
+      jacobian dense -> (tensor<?x2xf32>, tensor<?xf32>) {
+  ^bb0(%p: tensor<2xf32>, %s: tensor<f32>):
+    rec.yield %p, %s, %j : tensor<2xf32>, tensor<f32>, tensor<3x3xf32>
+  } {max_iters = 3 : i64, tol = 1.0e-03 : f64}
+  return
+}
