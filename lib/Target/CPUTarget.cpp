@@ -125,6 +125,7 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
   if (failed(runPipeline(module, "rec.model(rec-hoist-invariants)")))
     return failure();
   std::string iterationNote =
+      std::string(options.newtonQuasi ? "; its diagonal only (quasi-DEER)" : "") +
       "; sequential when not converged after " + std::to_string(options.newtonMaxIters) +
       " iterations";
   // One analysis per recurrence, read for both the decision and the report.
