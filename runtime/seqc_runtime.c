@@ -259,6 +259,9 @@ static int64_t seqc_thread_limit(void) {
   return limit;
 }
 
+/* For the Newton form's choice at run time (rec-expand-newton). */
+int64_t seqc_num_threads(void) { return seqc_thread_limit(); }
+
 void seqc_parallel_for(int64_t n, seqc_body_fn fn, void *ctx, int64_t cost) {
   if (n <= 0)
     return;

@@ -67,9 +67,15 @@ LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
 /// Jacobian costs N derivative evaluations of the step.
 constexpr int64_t kMaxDenseJacobian = 256;
 
-/// Under --form auto, sequences shorter than this run sequentially even
-/// where the Newton form applies (see docs/design.md for the measurements).
+/// Under --form auto, where the Newton form applies, a call runs it only for
+/// sequences at least this long and with at least this many threads per
+/// batch row; otherwise sequentially. The iteration does several times the
+/// sequential loop's work (docs/benchmarks.md: 4.5 to 30 times the
+/// sequential time on 2 threads at B = 1), so it pays only where the
+/// sequential loop, parallel over batch rows alone, leaves most threads
+/// idle (docs/design.md explains the rule).
 constexpr int64_t kAutoNewtonMinLength = 4096;
+constexpr int64_t kAutoNewtonThreadsPerRow = 32;
 
 namespace {
 /// Whether, and why (not), a recurrence takes the Newton form.
@@ -165,7 +171,8 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
         } else if (newton.applies) {
           entry.form = "newton";
           entry.why = newton.why + "; for T >= " + std::to_string(kAutoNewtonMinLength) +
-                      ", sequential below" + iterationNote;
+                      " with at least " + std::to_string(kAutoNewtonThreadsPerRow) +
+                      " threads per batch row, sequential otherwise" + iterationNote;
         } else if (form == Form::Sequential) {
           entry.why = "--form sequential";
         } else if (streamed) {
@@ -200,7 +207,8 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
       pipeline += " quasi";
     if (form == Form::Auto)
       pipeline += " skip-scannable structured-only min-length=" +
-                  std::to_string(kAutoNewtonMinLength);
+                  std::to_string(kAutoNewtonMinLength) +
+                  " min-threads-per-row=" + std::to_string(kAutoNewtonThreadsPerRow);
     pipeline += "},";
   }
   pipeline += "canonicalize,cse)";

@@ -177,3 +177,31 @@ rec.model @mixing(%B: index, %T: index, %x: tensor<?x?x3xf32>, %w: tensor<3x3xf3
   } {max_iters = 10 : i64, tol = 1.000000e-05 : f64}
   rec.return %0#1, %0#0 : tensor<?x?x3xf32>, tensor<?x3xf32>
 }
+
+// -----
+
+// min_threads_per_row asks the runtime how many threads it has: Newton runs
+// only when there are that many per batch row (and T >= min_length).
+// CHECK-LABEL: func.func private @seqc_num_threads() -> i64
+// CHECK-LABEL: rec.model @threads
+// CHECK-DAG: %[[PER_ROW:.*]] = arith.constant 32 : index
+// CHECK-DAG: %[[MIN:.*]] = arith.constant 4096 : index
+// CHECK: %[[LONG:.*]] = arith.cmpi sge, %{{.*}}, %[[MIN]]
+// CHECK: %[[WANTED:.*]] = arith.muli %{{.*}}, %[[PER_ROW]]
+// CHECK: %[[THREADS:.*]] = func.call @seqc_num_threads() : () -> i64
+// CHECK: %[[HAVE:.*]] = arith.index_cast %[[THREADS]] : i64 to index
+// CHECK: %[[ENOUGH:.*]] = arith.cmpi sge, %[[HAVE]], %[[WANTED]]
+// CHECK: %[[BOTH:.*]] = arith.andi %[[LONG]], %[[ENOUGH]]
+// CHECK: scf.if %[[BOTH]]
+rec.model @threads(%B: index, %T: index, %xs: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>)
+    -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
+    attributes {input_names = ["x"], param_names = [], state_names = ["h"],
+                output_names = ["y"], state_init = array<f64: 0.0>} {
+  %hT, %ys = rec.newton batch %B length %T inits(%h0 : tensor<?x4xf32>) inputs(%xs : tensor<?x?x4xf32>)
+      jacobian diagonal -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
+  ^bb0(%h: tensor<4xf32>, %x: tensor<4xf32>):
+    %n = math.exp %h : tensor<4xf32>
+    rec.yield %n, %n, %n : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+  } {max_iters = 6 : i64, tol = 1.0e-05 : f64, min_length = 4096 : i64, min_threads_per_row = 32 : i64}
+  rec.return %ys, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
+}

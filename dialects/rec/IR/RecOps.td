@@ -191,7 +191,11 @@ def Rec_NewtonOp : Rec_Op<"newton", [
     residual |h[t] - f(h[t-1])| / (1 + |f(h[t-1])|) is below `tol`; after
     `max_iters` solves without converging (or on a residual that is not
     finite), the recurrence runs sequentially instead. Sequences shorter than
-    `min_length` run sequentially from the start.
+    `min_length` run sequentially from the start, and so do calls with
+    fewer than `min_threads_per_row` threads per batch row (the runtime's
+    `seqc_num_threads()`; 0, the default, does not ask): the iteration does
+    several times the sequential work, and pays only where the sequential
+    loop leaves threads idle.
 
     The step yields the new states, the step's outputs and then the
     Jacobian of the new states with respect to the old ones, in the shape
@@ -233,7 +237,8 @@ def Rec_NewtonOp : Rec_Op<"newton", [
                        ConfinedAttr<I64Attr, [IntPositive]>:$max_iters,
                        F64Attr:$tol,
                        DefaultValuedAttr<Rec_NewtonGuess, "::mlir::rec::NewtonGuess::Step">:$guess,
-                       DefaultValuedAttr<I64Attr, "1">:$min_length);
+                       DefaultValuedAttr<I64Attr, "1">:$min_length,
+                       DefaultValuedAttr<I64Attr, "0">:$min_threads_per_row);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region SizedRegion<1>:$step);
   let assemblyFormat = [{

@@ -97,6 +97,8 @@ def RecToNewton : Pass<"rec-to-newton", "::mlir::rec::ModelOp"> {
            "first guess: 'step' (one step from the initial state) or 'zero'">,
     Option<"minLength", "min-length", "int64_t", "1",
            "sequences shorter than this run sequentially">,
+    Option<"minThreadsPerRow", "min-threads-per-row", "int64_t", "0",
+           "calls with fewer threads per batch row run sequentially (0: any)">,
     Option<"maxDense", "max-dense", "int64_t", "256",
            "the largest dense Jacobian side (in state elements) to solve">,
     Option<"structuredOnly", "structured-only", "bool", "false",
@@ -118,7 +120,9 @@ def RecExpandNewton : Pass<"rec-expand-newton", "::mlir::ModuleOp"> {
     guess (a `rec.scan` per state for a diagonal Jacobian, a sequential
     `rec.recurrence` over k x k blocks or dense matrices otherwise); and the
     sequential `rec.recurrence` that runs instead when the sequence is
-    shorter than `min_length` or the iteration has not converged. After each
+    shorter than `min_length`, the call has fewer than `min_threads_per_row`
+    threads per batch row (`seqc_num_threads()`), or the iteration has not
+    converged. After each
     solve the kernel calls `seqc_newton_report(iterations, converged,
     residual)`, which the runtime prints to stderr when `SEQC_VERBOSE` is set.
   }];

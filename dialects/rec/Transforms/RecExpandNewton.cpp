@@ -29,6 +29,7 @@ namespace mlir::rec {
 namespace {
 
 constexpr StringLiteral kReportFunction = "seqc_newton_report";
+constexpr StringLiteral kThreadsFunction = "seqc_num_threads";
 
 RankedTensorType withShape(RankedTensorType type, ArrayRef<int64_t> leading) {
   SmallVector<int64_t> shape(leading);
@@ -49,6 +50,14 @@ public:
     Value minLength = arith::ConstantIndexOp::create(b, loc, op.getMinLength());
     Value longEnough =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, length, minLength);
+    if (int64_t perRow = op.getMinThreadsPerRow()) {
+      Value wanted = arith::MulIOp::create(
+          b, loc, batch, arith::ConstantIndexOp::create(b, loc, perRow));
+      Value threads = arith::IndexCastOp::create(b, loc, b.getIndexType(), threadCount());
+      longEnough = arith::AndIOp::create(
+          b, loc, longEnough,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, threads, wanted));
+    }
     SmallVector<Type> attemptTypes(op.getResultTypes());
     attemptTypes.push_back(b.getI1Type());
     auto attempt = scf::IfOp::create(b, loc, attemptTypes, longEnough, true, true);
@@ -514,6 +523,19 @@ private:
     attempt.append(outputs.begin(), outputs.end());
     attempt.push_back(converged);
     return attempt;
+  }
+
+  /// seqc_num_threads(): the threads the runtime would use.
+  Value threadCount() {
+    auto module = op->getParentOfType<ModuleOp>();
+    Type i64 = b.getI64Type();
+    if (!module.lookupSymbol(kThreadsFunction)) {
+      OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
+      func::FuncOp::create(top, loc, kThreadsFunction, top.getFunctionType({}, {i64}))
+          .setPrivate();
+    }
+    return func::CallOp::create(b, loc, kThreadsFunction, TypeRange{i64}, ValueRange{})
+        .getResult(0);
   }
 
   /// seqc_newton_report(iterations, converged, residual), declared once per

@@ -58,6 +58,7 @@ struct RecToNewtonPass : impl::RecToNewtonBase<RecToNewtonPass> {
       newton.setQuasi(true);
     newton.setGuess(firstGuess);
     newton.setMinLength(std::max<int64_t>(1, minLength));
+    newton.setMinThreadsPerRow(std::max<int64_t>(0, minThreadsPerRow));
     newton.getStep().takeBody(op.getStep());
     Block &body = newton.getBody();
     std::string error;
