@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # make bench: the kernels against hand-written C++ (bench/bench_kernels.cpp),
-# then seqc's compile time for every example. Figures go to stdout as
+# the Newton form against the sequential form (bench/bench_newton.cpp), then
+# seqc's compile time for every example. Figures go to stdout as
 # Markdown; docs/benchmarks.md records a run with the machine named.
 set -euo pipefail
 build=${1:-build}
-ninja -C "$build" seqc seqc-bench >/dev/null
+ninja -C "$build" seqc seqc-bench seqc-bench-newton >/dev/null
 echo "# seqc benchmarks, $(date -u +%Y-%m-%d)"
 echo
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores online"
 echo
 "$build/bench/seqc-bench"
+echo
+"$build/bench/seqc-bench-newton"
 echo
 echo "### seqc compile time per example (--emit obj, best of 3)"
 echo

@@ -87,27 +87,34 @@ RUN OPTIONS
   -o DIR             also write every input, param, output and final state as
                      DIR/NAME.npy (final states as final_NAME.npy), float64
 
-Implemented so far: the sequential and scan forms, for the CPU (--emit
-ast|rec|forms|lowered|llvm|asm|obj|header, `seqc run`, `seqc check`) and the
-GPU (--target nvptx: --emit ptx, the default; obj, asm, llvm and lowered for
-the host side M_forward_cuda(stream, B, T, device pointers...), which links
-with libseqc_cuda and -lcuda; header). `seqc check --target nvptx` needs a
-GPU. The chunk and Newton forms are not implemented yet; asking for them is
-an error, not a silent fallback. CPU kernels return 0, or 1 when
+Implemented so far: the sequential, scan and Newton forms for the CPU
+(--emit ast|rec|forms|lowered|llvm|asm|obj|header, `seqc run`, `seqc
+check`), and the sequential and scan forms for the GPU (--target nvptx:
+--emit ptx, the default; obj, asm, llvm and lowered for the host side
+M_forward_cuda(stream, B, T, device pointers...), which links with
+libseqc_cuda and -lcuda; header). `seqc check --target nvptx` needs a GPU.
+The chunk form, and the Newton form on the GPU, are not implemented yet;
+asking for them is an error, not a silent fallback. CPU kernels return 0, or 1 when
 B < 0 or T < 0, 2 when B*T > 0 and an input, param or output is NULL, or 3
 when the kernel cannot allocate its working memory (it never aborts);
 SEQC_NUM_THREADS caps their threads. A scan splits over batch rows and
 channel blocks, and over time only where the runtime's cost model, from the
 streaming bandwidth it measures once per process, says that pays;
 SEQC_SCAN_SPLIT=none|phases[:N]|chained[:N] forces a choice, SEQC_BANDWIDTH=
-ONE,ALL (GB/s) skips the measurement, SEQC_VERBOSE=1 prints each choice.
+ONE,ALL (GB/s) skips the measurement, SEQC_VERBOSE=1 prints each choice and
+each Newton solve's iterations (seqc check -v sets it).
 Kernels keep freed buffers of 1 MiB or more for their next call, up to
 SEQC_CACHE_MB (default 256; 0 keeps none). M_forward_cuda returns the same
 codes, 3 when device memory runs out, and 4 when a CUDA driver call fails
 (seqc_cuda_last_error() says which).
 --form auto takes the scan where a state allows it, except where the scan's
 coefficients would be broadcasts of smaller step data (Mamba's decay): those
-stream over time, which reads less memory; -v says which. `seqc check` also checks the ABI's behaviours (error codes,
+stream over time, which reads less memory. For a nonlinear state with a
+diagonal or block-diagonal Jacobian it compiles the Newton form too, and a
+call runs it when T >= 4096 and there are at least 32 threads per batch row
+(sequential otherwise; a dense Jacobian stays sequential); -v says which. The
+Newton form runs the recurrence sequentially when it has not converged.
+`seqc check` also checks the ABI's behaviours (error codes,
 T = 0, NULL initial and final states, two calls equal to one).
 )";
 

@@ -165,6 +165,18 @@ LogicalResult ReturnOp::verify() {
 // RecurrenceOp
 //===----------------------------------------------------------------------===//
 
+/// The step region of rec.recurrence and rec.newton, with one block whose
+/// arguments are the per-step slices of `inits` and `inputs`.
+static void addStepRegion(OperationState &state, ValueRange inits, ValueRange inputs) {
+  Region *region = state.addRegion();
+  Block *block = new Block();
+  region->push_back(block);
+  for (Value init : inits)
+    block->addArgument(dropLeading(cast<RankedTensorType>(init.getType()), 1), state.location);
+  for (Value input : inputs)
+    block->addArgument(dropLeading(cast<RankedTensorType>(input.getType()), 2), state.location);
+}
+
 void RecurrenceOp::build(OpBuilder &builder, OperationState &state, TypeRange resultTypes,
                          Value batch, Value length, ValueRange inits, ValueRange inputs) {
   state.addOperands({batch, length});
@@ -173,13 +185,7 @@ void RecurrenceOp::build(OpBuilder &builder, OperationState &state, TypeRange re
   state.getOrAddProperties<Properties>().operandSegmentSizes = {
       1, 1, static_cast<int32_t>(inits.size()), static_cast<int32_t>(inputs.size())};
   state.addTypes(resultTypes);
-  Region *region = state.addRegion();
-  Block *block = new Block();
-  region->push_back(block);
-  for (Value init : inits)
-    block->addArgument(dropLeading(cast<RankedTensorType>(init.getType()), 1), state.location);
-  for (Value input : inputs)
-    block->addArgument(dropLeading(cast<RankedTensorType>(input.getType()), 2), state.location);
+  addStepRegion(state, inits, inputs);
 }
 
 /// The declared name behind a recurrence operand, when it is an argument of
@@ -413,13 +419,7 @@ void NewtonOp::build(OpBuilder &builder, OperationState &state, TypeRange result
   properties.max_iters = builder.getI64IntegerAttr(maxIters);
   properties.tol = builder.getF64FloatAttr(tol);
   state.addTypes(resultTypes);
-  Region *region = state.addRegion();
-  Block *block = new Block();
-  region->push_back(block);
-  for (Value init : inits)
-    block->addArgument(dropLeading(cast<RankedTensorType>(init.getType()), 1), state.location);
-  for (Value input : inputs)
-    block->addArgument(dropLeading(cast<RankedTensorType>(input.getType()), 2), state.location);
+  addStepRegion(state, inits, inputs);
 }
 
 void NewtonOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {

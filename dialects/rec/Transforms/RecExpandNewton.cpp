@@ -147,6 +147,21 @@ private:
         .getResult()[0];
   }
 
+  /// Clones the Newton step's ops into `body` (whose arguments stand for the
+  /// step's), at `inner`; returns the clones of every yielded value.
+  SmallVector<Value> cloneStep(OpBuilder &inner, Block &body) {
+    Block &step = op.getBody();
+    IRMapping mapping;
+    for (unsigned i = 0; i < step.getNumArguments(); ++i)
+      mapping.map(step.getArgument(i), body.getArgument(i));
+    for (Operation &nested : step.without_terminator())
+      inner.clone(nested, mapping);
+    SmallVector<Value> yielded;
+    for (Value value : step.getTerminator()->getOperands())
+      yielded.push_back(mapping.lookupOrDefault(value));
+    return yielded;
+  }
+
   /// What one evaluation of the step at all steps gives.
   struct Evaluation {
     SmallVector<Value> newStates, outputs, coefficients;
@@ -157,22 +172,13 @@ private:
   /// linearised recurrence: per structure, diagonal (a_i, b_i), block
   /// (a_ij row-major, then b_i), dense (J, c) with flattened states.
   Evaluation evaluate(ArrayRef<Value> previous, bool linearise) {
-    Block &step = op.getBody();
-    auto yield = cast<YieldOp>(step.getTerminator());
     SmallVector<Value> inputs(previous);
     inputs.append(op.getInputs().begin(), op.getInputs().end());
     auto recurrence = RecurrenceOp::create(b, loc, TypeRange{}, batch, length, ValueRange{},
                                            inputs);
     Block &body = recurrence.getBody();
-    IRMapping mapping;
-    for (unsigned i = 0; i < step.getNumArguments(); ++i)
-      mapping.map(step.getArgument(i), body.getArgument(i));
     OpBuilder inner = OpBuilder::atBlockBegin(&body);
-    for (Operation &nested : step.without_terminator())
-      inner.clone(nested, mapping);
-    SmallVector<Value> yielded;
-    for (Value value : yield.getOperands())
-      yielded.push_back(mapping.lookupOrDefault(value));
+    SmallVector<Value> yielded = cloneStep(inner, body);
     ArrayRef<Value> newStates = ArrayRef<Value>(yielded).take_front(nState);
     ArrayRef<Value> parts = ArrayRef<Value>(yielded).drop_front(nState + nOutput);
     SmallVector<Value> results(yielded.begin(), yielded.begin() + nState + nOutput);
@@ -557,17 +563,10 @@ private:
   SmallVector<Value> sequential() {
     auto recurrence = RecurrenceOp::create(b, loc, op.getResultTypes(), batch, length,
                                            op.getInits(), op.getInputs());
-    Block &step = op.getBody();
     Block &body = recurrence.getBody();
-    IRMapping mapping;
-    for (unsigned i = 0; i < step.getNumArguments(); ++i)
-      mapping.map(step.getArgument(i), body.getArgument(i));
     OpBuilder inner = OpBuilder::atBlockBegin(&body);
-    for (Operation &nested : step.without_terminator())
-      inner.clone(nested, mapping);
-    SmallVector<Value> yielded;
-    for (Value value : step.getTerminator()->getOperands().take_front(nState + nOutput))
-      yielded.push_back(mapping.lookupOrDefault(value));
+    SmallVector<Value> yielded = cloneStep(inner, body);
+    yielded.truncate(nState + nOutput);
     YieldOp::create(inner, loc, yielded);
     IRRewriter rewriter(b);
     (void)runRegionDCE(rewriter, recurrence->getRegions());
