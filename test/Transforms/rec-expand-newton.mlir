@@ -1,13 +1,14 @@
 // RUN: seq-opt %s -split-input-file -pass-pipeline='builtin.module(rec-expand-newton,canonicalize,cse)' | FileCheck %s
 
 // A diagonal Jacobian: sequences shorter than min_length (and T = 0) run
-// sequentially; otherwise the first guess is one step from h0 at every t,
-// and each iteration evaluates the step and its Jacobian at the shifted
-// guess (h0, H[0..T-2]), measures max |H - F| / (1 + |F|), and, while that
-// is above the tolerance and fewer than max_iters solves have run, solves
-// h = J h + (F - J h_prev) with one rec.scan. Converged: the final state is
-// F[T-1] and the outputs are that evaluation's; otherwise the sequential
-// recurrence runs.
+// sequentially; otherwise the first guess is one step from h0 at every t.
+// Each assessment of a guess H evaluates the step and its Jacobian at the
+// shifted guess (h0, H[0..T-2]) for all steps at once and measures
+// max |H - F| / (1 + |F|); the loop runs while that is above the tolerance
+// and fewer than max_iters solves have run, each solving
+// h = J h + (F - J h_prev) with one rec.scan and assessing the result.
+// Converged: the final state is F[T-1] and the outputs are that
+// evaluation's; otherwise the sequential recurrence runs.
 // CHECK-LABEL: rec.model @gru
 // CHECK-SAME: %[[X:[^:]*]]: tensor<?x?x4xf32>, %[[H0:[^:]*]]: tensor<?x4xf32>
 // CHECK-DAG: %[[TOL:.*]] = arith.constant 9.99999974E-6 : f32
@@ -18,9 +19,8 @@
 // CHECK: %[[EVERY:.*]] = linalg.broadcast ins(%[[H0]] : tensor<?x4xf32>) {{.*}} dimensions = [1]
 // CHECK: %[[GUESS:.*]] = rec.recurrence batch %{{.*}} length %{{.*}} inputs(%[[EVERY]], %[[X]] : {{.*}}) -> (tensor<?x?x4xf32>)
 // CHECK: math.tanh
-// CHECK: %[[LOOP:.*]]:6 = scf.while (%[[H:.*]] = %[[GUESS]], %[[K:.*]] = %{{.*}}) : (tensor<?x?x4xf32>, index)
 // CHECK: %[[FIRST:.*]] = tensor.insert_slice %[[H0]] into %{{.*}}[0, 0, 0] [%{{.*}}, 1, 4]
-// CHECK: %[[HEAD:.*]] = tensor.extract_slice %[[H]][0, 0, 0] [%{{.*}}, %[[TM1:.*]], 4]
+// CHECK: %[[HEAD:.*]] = tensor.extract_slice %[[GUESS]][0, 0, 0] [%{{.*}}, %[[TM1:.*]], 4]
 // CHECK: %[[PREV:.*]] = tensor.insert_slice %[[HEAD]] into %[[FIRST]][0, 1, 0] [%{{.*}}, %[[TM1]], 4]
 // CHECK: %[[EVAL:.*]]:4 = rec.recurrence batch %{{.*}} length %{{.*}} inputs(%[[PREV]], %[[X]] :
 // CHECK: ^bb0(%[[HP:[^:]*]]: tensor<4xf32>
@@ -29,23 +29,28 @@
 // CHECK: %[[JH:.*]] = arith.mulf %[[J]], %[[HP]]
 // CHECK: %[[OFFSET:.*]] = arith.subf %[[F]], %[[JH]]
 // CHECK: rec.yield %[[F]], %[[F]], %[[J]], %[[OFFSET]]
-// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "reduction", "reduction"]} ins(%[[H]], %[[EVAL]]#0
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "reduction", "reduction"]} ins(%[[GUESS]], %[[EVAL]]#0
 // CHECK: math.absf
 // CHECK: arith.maximumf
-// CHECK: %[[R:.*]] = tensor.extract
+// CHECK: %[[R0:.*]] = tensor.extract
+// CHECK: %[[LOOP:.*]]:6 = scf.while (%{{[^ ]*}} = %[[EVAL]]#0, %{{[^ ]*}} = %[[EVAL]]#1, %{{[^ ]*}} = %[[EVAL]]#2, %{{[^ ]*}} = %[[EVAL]]#3, %[[R:[^ ]*]] = %[[R0]], %[[K:[^ ]*]] = %{{.*}})
 // CHECK: %[[ABOVE:.*]] = arith.cmpf ogt, %[[R]], %[[TOL]]
 // CHECK: %[[MORE:.*]] = arith.cmpi slt, %[[K]], %[[MAX]]
 // CHECK: %[[AGAIN:.*]] = arith.andi %[[ABOVE]], %[[MORE]]
-// CHECK: scf.condition(%[[AGAIN]]) %[[K]], %[[EVAL]]#0, %[[EVAL]]#1, %[[EVAL]]#2, %[[EVAL]]#3, %[[R]]
+// CHECK: scf.condition(%[[AGAIN]])
 // CHECK: } do {
-// CHECK: ^bb0(%[[K2:[^:]*]]: index, %{{[^:]*}}: tensor<?x?x4xf32>, %{{[^:]*}}: tensor<?x?x4xf32>, %[[A:[^:]*]]: tensor<?x?x4xf32>, %[[B:[^:]*]]: tensor<?x?x4xf32>
+// CHECK: ^bb0(%{{[^:]*}}: tensor<?x?x4xf32>, %{{[^:]*}}: tensor<?x?x4xf32>, %[[A:[^:]*]]: tensor<?x?x4xf32>, %[[B:[^:]*]]: tensor<?x?x4xf32>, %{{[^:]*}}: f32, %[[K2:[^:]*]]: index
 // CHECK: %[[NEXT:.*]], %{{.*}} = rec.scan %[[A]], %[[B]], init %[[H0]]
+// CHECK: tensor.extract_slice %[[NEXT]]
+// CHECK: %[[EVAL2:.*]]:4 = rec.recurrence
+// CHECK: linalg.generic {{.*}} ins(%[[NEXT]], %[[EVAL2]]#0
+// CHECK: %[[R2:.*]] = tensor.extract
 // CHECK: %[[K3:.*]] = arith.addi %[[K2]]
-// CHECK: scf.yield %[[NEXT]], %[[K3]]
-// CHECK: %[[CONVERGED:.*]] = arith.cmpf ole, %[[LOOP]]#5, %[[TOL]]
-// CHECK: func.call @seqc_newton_report(%{{.*}}, %{{.*}}, %[[LOOP]]#5)
-// CHECK: %[[LAST:.*]] = tensor.extract_slice %[[LOOP]]#1[0, %{{.*}}, 0] [%{{.*}}, 1, 4]
-// CHECK: scf.yield %[[LAST]], %[[LOOP]]#2, %[[CONVERGED]]
+// CHECK: scf.yield %[[EVAL2]]#0, %[[EVAL2]]#1, %[[EVAL2]]#2, %[[EVAL2]]#3, %[[R2]], %[[K3]]
+// CHECK: %[[CONVERGED:.*]] = arith.cmpf ole, %[[LOOP]]#4, %[[TOL]]
+// CHECK: func.call @seqc_newton_report(%{{.*}}, %{{.*}}, %[[LOOP]]#4)
+// CHECK: %[[LAST:.*]] = tensor.extract_slice %[[LOOP]]#0[0, %{{.*}}, 0] [%{{.*}}, 1, 4]
+// CHECK: scf.yield %[[LAST]], %[[LOOP]]#1, %[[CONVERGED]]
 // CHECK: } else {
 // CHECK: scf.yield %{{.*}}, %{{.*}}, %false
 // CHECK: %[[RESULT:.*]]:2 = scf.if %[[ATTEMPT]]#2
@@ -79,11 +84,11 @@ rec.model @gru(%B: index, %T: index, %xs: tensor<?x?x4xf32>, %h0: tensor<?x4xf32
 // h_i = sum_j a_ij h_j + b_i elementwise, reading the four blocks and the
 // two offsets; the residual covers both states.
 // CHECK-LABEL: rec.model @lstm
-// CHECK: scf.while
 // CHECK: rec.recurrence {{.*}} -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x?x4xf32>)
 // CHECK: %[[R1:.*]] = tensor.extract
 // CHECK: %[[R2:.*]] = tensor.extract
 // CHECK: arith.maximumf %[[R1]], %[[R2]] : f32
+// CHECK: scf.while
 // CHECK: } do {
 // CHECK: rec.recurrence batch %{{.*}} length %{{.*}} inits(%{{.*}}, %{{.*}} : tensor<?x4xf32>, tensor<?x4xf32>) inputs(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} :
 // CHECK-NEXT: ^bb0(%[[C:[^:]*]]: tensor<4xf32>, %[[H:[^:]*]]: tensor<4xf32>, %[[ACC:[^:]*]]: tensor<4xf32>, %[[ACH:[^:]*]]: tensor<4xf32>, %[[AHC:[^:]*]]: tensor<4xf32>, %[[AHH:[^:]*]]: tensor<4xf32>, %[[BC:[^:]*]]: tensor<4xf32>, %[[BH:[^:]*]]: tensor<4xf32>):
@@ -119,10 +124,10 @@ rec.model @lstm(%B: index, %T: index, %x: tensor<?x?x4xf32>, %c_init: tensor<?x4
 // Dense: the step also yields c = F - J h_prev (a matvec), and the solve is
 // a sequential recurrence of h = J h + c.
 // CHECK-LABEL: rec.model @mixing
-// CHECK: scf.while
 // CHECK: %[[J:.*]] = scf.for
 // CHECK: %[[JH:.*]] = linalg.matvec ins(%[[J]], %{{.*}} : tensor<3x3xf32>, tensor<3xf32>)
 // CHECK: arith.subf %{{.*}}, %[[JH]]
+// CHECK: scf.while
 // CHECK: } do {
 // CHECK: rec.recurrence batch %{{.*}} length %{{.*}} inits(%{{.*}} : tensor<?x3xf32>) inputs(%{{.*}}, %{{.*}} : tensor<?x?x3x3xf32>, tensor<?x?x3xf32>)
 // CHECK-NEXT: ^bb0(%[[H:[^:]*]]: tensor<3xf32>, %[[JT:[^:]*]]: tensor<3x3xf32>, %[[CT:[^:]*]]: tensor<3xf32>):

@@ -405,7 +405,7 @@ private:
 
   /// max over the states and their elements of |H - F| / (1 + |F|), as an
   /// f32; NaN when any element is NaN.
-  Value residual(ValueRange guesses, ValueRange evaluated) {
+  Value residual(ArrayRef<Value> guesses, ArrayRef<Value> evaluated) {
     Value worst;
     for (unsigned i = 0; i < nState; ++i) {
       auto type = cast<RankedTensorType>(guesses[i].getType());
@@ -441,6 +441,21 @@ private:
     return worst;
   }
 
+  /// Evaluates the step at the guesses' shifted sequences: the new states,
+  /// the outputs, the coefficients of the linearised recurrence, then the
+  /// residual of the guesses.
+  SmallVector<Value> assess(ArrayRef<Value> guesses) {
+    SmallVector<Value> previous;
+    for (unsigned i = 0; i < nState; ++i)
+      previous.push_back(shifted(i, guesses[i]));
+    Evaluation evaluation = evaluate(previous, /*linearise=*/true);
+    SmallVector<Value> values(evaluation.newStates);
+    values.append(evaluation.outputs);
+    values.append(evaluation.coefficients);
+    values.push_back(residual(guesses, evaluation.newStates));
+    return values;
+  }
+
   /// The Newton attempt: the results (final states, outputs) and whether it
   /// converged.
   SmallVector<Value> iterate() {
@@ -463,63 +478,44 @@ private:
     Value tol = arith::ConstantOp::create(
         b, loc, b.getF32FloatAttr(static_cast<float>(op.getTol().convertToDouble())));
     Value maxIters = arith::ConstantIndexOp::create(b, loc, op.getMaxIters());
-    SmallVector<Value> loopInits(guess);
-    loopInits.push_back(arith::ConstantIndexOp::create(b, loc, 0));
 
-    // What the condition hands on: guesses, count, new states, outputs,
-    // coefficients, residual.
-    SmallVector<Type> carried;
-    for (Value value : guess)
-      carried.push_back(value.getType());
-    carried.push_back(b.getIndexType());
-    unsigned numCoefficients = 0;
-    auto whileOp = scf::WhileOp::create(
-        b, loc, TypeRange{}, loopInits,
+    // The loop carries what the last evaluation gave (new states, outputs,
+    // coefficients), its residual and the solve count, and tests first: the
+    // values it hands on are its own arguments, so bufferization need not
+    // copy them, as it would values computed in the condition's region.
+    SmallVector<Value> loopInits = assess(guess);
+    loopInits.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+    unsigned numCoefficients = loopInits.size() - nState - nOutput - 2;
+    SmallVector<Type> types;
+    for (Value value : loopInits)
+      types.push_back(value.getType());
+    auto loop = scf::WhileOp::create(
+        b, loc, types, loopInits,
+        [&](OpBuilder &nested, Location, ValueRange args) {
+          Value r = args[args.size() - 2], count = args.back();
+          Value above = arith::CmpFOp::create(nested, loc, arith::CmpFPredicate::OGT, r, tol);
+          Value more =
+              arith::CmpIOp::create(nested, loc, arith::CmpIPredicate::slt, count, maxIters);
+          Value again = arith::AndIOp::create(nested, loc, above, more);
+          scf::ConditionOp::create(nested, loc, again, args);
+        },
         [&](OpBuilder &nested, Location, ValueRange args) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(nested.getInsertionBlock());
-          SmallVector<Value> previous;
-          for (unsigned i = 0; i < nState; ++i)
-            previous.push_back(shifted(i, args[i]));
-          Evaluation evaluation = evaluate(previous, /*linearise=*/true);
-          Value r = residual(args.take_front(nState), evaluation.newStates);
-          Value above = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, r, tol);
-          Value more = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                             args[nState], maxIters);
-          Value again = arith::AndIOp::create(b, loc, above, more);
-          SmallVector<Value> handed(args);
-          handed.append(evaluation.newStates);
-          handed.append(evaluation.outputs);
-          handed.append(evaluation.coefficients);
-          handed.push_back(r);
-          numCoefficients = evaluation.coefficients.size();
-          scf::ConditionOp::create(b, loc, again, handed);
-        },
-        [&](OpBuilder &, Location, ValueRange) {});
-    // Now that the condition's values are known, type the loop.
-    auto condition = cast<scf::ConditionOp>(whileOp.getBefore().front().getTerminator());
-    SmallVector<Type> handedTypes(condition.getArgs().getTypes());
-    auto typed = scf::WhileOp::create(b, loc, handedTypes, loopInits, nullptr, nullptr);
-    typed.getBefore().takeBody(whileOp.getBefore());
-    whileOp.erase();
-    Block *after = typed.getAfterBody();
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(after);
-      ValueRange args = after->getArguments();
-      unsigned first = nState + 1 + nState + nOutput;
-      SmallVector<Value> next = solve(SmallVector<Value>(args.slice(first, numCoefficients)));
-      Value one = arith::ConstantIndexOp::create(b, loc, 1);
-      next.push_back(arith::AddIOp::create(b, loc, args[nState], one));
-      scf::YieldOp::create(b, loc, next);
-    }
-    b.setInsertionPointAfter(typed);
+          SmallVector<Value> guesses =
+              solve(SmallVector<Value>(args.slice(nState + nOutput, numCoefficients)));
+          SmallVector<Value> next = assess(guesses);
+          Value one = arith::ConstantIndexOp::create(b, loc, 1);
+          next.push_back(arith::AddIOp::create(b, loc, args.back(), one));
+          scf::YieldOp::create(b, loc, next);
+        });
+    b.setInsertionPointAfter(loop);
 
-    ValueRange results = typed.getResults();
-    Value iterations = results[nState];
-    ValueRange evaluated = results.slice(nState + 1, nState);
-    ValueRange outputs = results.slice(nState + 1 + nState, nOutput);
-    Value r = results.back();
+    ValueRange results = loop.getResults();
+    ValueRange evaluated = results.take_front(nState);
+    ValueRange outputs = results.slice(nState, nOutput);
+    Value r = results[results.size() - 2];
+    Value iterations = results.back();
     Value converged = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, r, tol);
     report(iterations, converged, r);
 
