@@ -258,6 +258,26 @@ struct ForwardInputsToOutputs : OpRewritePattern<RecurrenceOp> {
   }
 };
 
+/// Two output sequences of the same yielded value are one: uses of the
+/// second read the first (DropDeadOutputs then drops it). The Newton form's
+/// evaluations yield a new state that is also an output (y = h) twice.
+struct MergeEqualOutputs : OpRewritePattern<RecurrenceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RecurrenceOp op, PatternRewriter &rewriter) const override {
+    auto yield = cast<YieldOp>(op.getBody().getTerminator());
+    llvm::DenseMap<Value, unsigned> first;
+    bool changed = false;
+    for (unsigned i = op.getNumStates(); i < op.getNumResults(); ++i) {
+      auto [it, inserted] = first.try_emplace(yield.getOperand(i), i);
+      if (inserted || op.getResult(i).use_empty())
+        continue;
+      rewriter.replaceAllUsesWith(op.getResult(i), op.getResult(it->second));
+      changed = true;
+    }
+    return success(changed);
+  }
+};
+
 /// Output sequences nobody reads are not computed; a recurrence whose results
 /// are all unread is erased (its only effects are on its own results).
 struct DropDeadOutputs : OpRewritePattern<RecurrenceOp> {
@@ -323,7 +343,8 @@ struct DropUnusedInputs : OpRewritePattern<RecurrenceOp> {
 } // namespace
 
 void RecurrenceOp::getCanonicalizationPatterns(RewritePatternSet &results, MLIRContext *context) {
-  results.add<ForwardInputsToOutputs, DropDeadOutputs, DropUnusedInputs>(context);
+  results.add<ForwardInputsToOutputs, MergeEqualOutputs, DropDeadOutputs, DropUnusedInputs>(
+      context);
 }
 
 LogicalResult RecurrenceOp::verify() {

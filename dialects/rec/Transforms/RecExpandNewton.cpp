@@ -48,19 +48,20 @@ public:
 
   void expand() {
     Value minLength = arith::ConstantIndexOp::create(b, loc, op.getMinLength());
-    Value longEnough =
+    // Newton is tried on sequences long enough, given threads enough.
+    Value worthTrying =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, length, minLength);
     if (int64_t perRow = op.getMinThreadsPerRow()) {
       Value wanted = arith::MulIOp::create(
           b, loc, batch, arith::ConstantIndexOp::create(b, loc, perRow));
       Value threads = arith::IndexCastOp::create(b, loc, b.getIndexType(), threadCount());
-      longEnough = arith::AndIOp::create(
-          b, loc, longEnough,
+      worthTrying = arith::AndIOp::create(
+          b, loc, worthTrying,
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, threads, wanted));
     }
     SmallVector<Type> attemptTypes(op.getResultTypes());
     attemptTypes.push_back(b.getI1Type());
-    auto attempt = scf::IfOp::create(b, loc, attemptTypes, longEnough, true, true);
+    auto attempt = scf::IfOp::create(b, loc, attemptTypes, worthTrying, true, true);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(attempt.thenBlock());

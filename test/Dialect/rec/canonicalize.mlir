@@ -76,3 +76,23 @@ rec.model @state_is_not_input(%B: index, %T: index, %x: tensor<?x?x4xf32>, %h0: 
   }
   rec.return %ys, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
 }
+
+// -----
+
+// Two outputs of one yielded value are one sequence.
+// CHECK-LABEL: rec.model @equal_outputs
+// CHECK: %[[S:.*]] = rec.recurrence {{.*}} -> (tensor<?x?x4xf32>)
+// CHECK: rec.yield %{{.*}} : tensor<4xf32>
+// CHECK: rec.return %[[S]], %[[S]]
+rec.model @equal_outputs(%B: index, %T: index, %x: tensor<?x?x4xf32>)
+    -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+    attributes {input_names = ["x"], param_names = [], state_names = [],
+                output_names = ["y", "z"], state_init = array<f64>} {
+  %ys, %zs = rec.recurrence batch %B length %T inputs(%x : tensor<?x?x4xf32>)
+      -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>) {
+  ^bb0(%xt: tensor<4xf32>):
+    %e = math.exp %xt : tensor<4xf32>
+    rec.yield %e, %e : tensor<4xf32>, tensor<4xf32>
+  }
+  rec.return %ys, %zs : tensor<?x?x4xf32>, tensor<?x?x4xf32>
+}
