@@ -4,8 +4,10 @@
 // targets already lower: stateless rec.recurrence for the evaluations of
 // the step at all steps at once, rec.scan (or a short sequential recurrence
 // over small matrices) for the linear solves, scf.while for the loop, and
-// the original step as a sequential rec.recurrence for the fallback. Nothing
-// here is specific to the CPU or the GPU.
+// the original step as a sequential rec.recurrence for the fallback. Only two
+// runtime calls (seqc_num_threads, seqc_newton_report) and the host-side
+// loop tie it to a target: the CPU runtime provides both, the GPU target
+// cannot take it yet (its residual would have to come back from the device).
 //
 // With H the guess of the state sequence and H_prev = (h0, H[0..T-2]):
 //   F = f(H_prev, x), J = df/dh(H_prev, x)          (every step in parallel)
