@@ -70,7 +70,7 @@ constexpr int64_t kMaxDenseJacobian = 256;
 /// Under --form auto, where the Newton form applies, a call runs it only for
 /// sequences at least this long and with at least this many threads per
 /// batch row; otherwise sequentially. The iteration does several times the
-/// sequential loop's work (docs/benchmarks.md: 3 to 32 times the
+/// sequential loop's work (docs/benchmarks.md: 3 to 30 times the
 /// sequential time on 2 threads at B = 1), so it pays only where the
 /// sequential loop, parallel over batch rows alone, leaves most threads
 /// idle (docs/design.md explains the rule).
