@@ -78,7 +78,9 @@ COMPILE OPTIONS
   -DNAME=VALUE       override a dim's default (also -D NAME=VALUE)
   -O0 -O1 -O2 -O3    optimisation level (default -O3)
   -v                 say what the compiler decided, on stderr: the dims and
-                     declarations it resolved and the form of every state
+                     declarations it resolved and the form of every state;
+                     with seqc check, also what the kernel decided at run
+                     time (scan splits, Newton iterations)
   --help, --version
 
 RUN OPTIONS
