@@ -398,12 +398,6 @@ Value unflatten(OpBuilder &b, Location loc, Value flat, RankedTensorType type) {
   return tensor::ExpandShapeOp::create(b, loc, type, flat, ArrayRef<ReassociationIndices>{all});
 }
 
-Value concatenate(OpBuilder &b, Location loc, ArrayRef<Value> parts) {
-  if (parts.size() == 1)
-    return parts[0];
-  return tensor::ConcatOp::create(b, loc, 0, parts);
-}
-
 /// The dense Jacobian (or, with `diagonalOnly`, its diagonal as a vector) by
 /// N products with the unit directions, in a loop.
 FailureOr<Value> buildDenseJacobian(OpBuilder &b, Block &body, unsigned numStates,
@@ -451,10 +445,7 @@ FailureOr<Value> buildDenseJacobian(OpBuilder &b, Block &body, unsigned numState
   FailureOr<SmallVector<Value>> columnParts = tangents.run(seeds, targets, error);
   if (failed(columnParts))
     return failure();
-  SmallVector<Value> flatParts;
-  for (Value part : *columnParts)
-    flatParts.push_back(flatten(b, loc, part));
-  Value columnValues = concatenate(b, loc, flatParts);
+  Value columnValues = flattenStates(b, loc, *columnParts);
   Value next;
   if (diagonalOnly) {
     Value element = tensor::ExtractOp::create(b, loc, columnValues, ValueRange{column});
@@ -474,6 +465,15 @@ FailureOr<Value> buildDenseJacobian(OpBuilder &b, Block &body, unsigned numState
 }
 
 } // namespace
+
+Value flattenStates(OpBuilder &b, Location loc, ArrayRef<Value> states) {
+  SmallVector<Value> parts;
+  for (Value state : states)
+    parts.push_back(flatten(b, loc, state));
+  if (parts.size() == 1)
+    return parts[0];
+  return tensor::ConcatOp::create(b, loc, 0, parts);
+}
 
 FailureOr<SmallVector<Value>> buildStepJacobian(Block &body, unsigned numStates,
                                                rec::JacobianStructure structure, bool quasi,

@@ -203,15 +203,21 @@ static std::string operandName(Value operand, bool stripInitSuffix) {
   return name;
 }
 
-void RecurrenceOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
-  Block &body = region.front();
-  unsigned nState = getNumStates();
+/// Names a step's arguments after the model's: `h` for a state, `x_t` for
+/// an input's step slice (rec.recurrence and rec.newton).
+static void nameStepArguments(Block &body, ValueRange inits, ValueRange inputs,
+                              OpAsmSetValueNameFn setNameFn) {
+  unsigned nState = inits.size();
   for (unsigned i = 0; i < body.getNumArguments(); ++i) {
-    Value operand = i < nState ? getInits()[i] : getInputs()[i - nState];
+    Value operand = i < nState ? inits[i] : inputs[i - nState];
     std::string name = operandName(operand, /*stripInitSuffix=*/true);
     if (!name.empty())
       setNameFn(body.getArgument(i), i < nState ? name : name + "_t");
   }
+}
+
+void RecurrenceOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
+  nameStepArguments(region.front(), getInits(), getInputs(), setNameFn);
 }
 
 void RecurrenceOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
@@ -444,14 +450,7 @@ void NewtonOp::build(OpBuilder &builder, OperationState &state, TypeRange result
 }
 
 void NewtonOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
-  Block &body = region.front();
-  unsigned nState = getNumStates();
-  for (unsigned i = 0; i < body.getNumArguments(); ++i) {
-    Value operand = i < nState ? getInits()[i] : getInputs()[i - nState];
-    std::string name = operandName(operand, /*stripInitSuffix=*/true);
-    if (!name.empty())
-      setNameFn(body.getArgument(i), i < nState ? name : name + "_t");
-  }
+  nameStepArguments(region.front(), getInits(), getInputs(), setNameFn);
 }
 
 /// The number of elements of a state (its type without the batch axis).

@@ -21,6 +21,8 @@
 #include "Passes.h"
 #include "StepOutlining.h"
 
+#include "seqc/Analysis/StepJacobian.h"
+
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -234,8 +236,8 @@ private:
     }
     case JacobianStructure::Dense: {
       Value jacobian = parts[0];
-      Value oldFlat = flattenStates(inner, old);
-      Value newFlat = flattenStates(inner, newStates);
+      Value oldFlat = seqc::flattenStates(inner, loc, old);
+      Value newFlat = seqc::flattenStates(inner, loc, newStates);
       auto vectorType = cast<RankedTensorType>(oldFlat.getType());
       Value zero = arith::ConstantOp::create(
           inner, loc, DenseElementsAttr::get(vectorType, inner.getF32FloatAttr(0.0f)));
@@ -248,30 +250,6 @@ private:
     }
     }
     return coefficients;
-  }
-
-  /// The states of one step, flattened and concatenated: [N].
-  Value flattenStates(OpBuilder &inner, ArrayRef<Value> states) {
-    SmallVector<Value> flat;
-    for (Value state : states) {
-      auto type = cast<RankedTensorType>(state.getType());
-      auto vector = RankedTensorType::get({type.getNumElements()}, type.getElementType());
-      if (type.getRank() == 1) {
-        flat.push_back(state);
-      } else if (type.getRank() == 0) {
-        flat.push_back(tensor::ExpandShapeOp::create(inner, loc, vector, state,
-                                                     ArrayRef<ReassociationIndices>{}));
-      } else {
-        ReassociationIndices all;
-        for (int64_t d = 0; d < type.getRank(); ++d)
-          all.push_back(d);
-        flat.push_back(tensor::CollapseShapeOp::create(inner, loc, vector, state,
-                                                       ArrayRef<ReassociationIndices>{all}));
-      }
-    }
-    if (flat.size() == 1)
-      return flat[0];
-    return tensor::ConcatOp::create(inner, loc, 0, flat);
   }
 
   /// Reassociation between [lead..., shape...] and [lead..., N]: the state's

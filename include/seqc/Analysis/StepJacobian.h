@@ -57,6 +57,11 @@ mlir::FailureOr<llvm::SmallVector<mlir::Value>>
 buildStepJacobian(mlir::Block &body, unsigned numStates, mlir::rec::JacobianStructure structure,
                   bool quasi, std::string &error);
 
+/// The states of one step as one vector: each flattened row-major, then
+/// concatenated in order (the index space of the dense Jacobian).
+mlir::Value flattenStates(mlir::OpBuilder &b, mlir::Location loc,
+                          llvm::ArrayRef<mlir::Value> states);
+
 } // namespace seqc
 
 #endif // SEQC_ANALYSIS_STEPJACOBIAN_H
