@@ -4,7 +4,8 @@
 #   make fuzz   fuzz the front end for FUZZ_SECONDS (default 300)
 #   make docs   regenerate the op and pass docs from ODS into docs/
 #   make bench  time the generated kernels against hand-written C++ (docs/benchmarks.md)
-#   make bench-gpu  the GPU scan against copy bandwidth and PyTorch (needs a GPU)
+#   make bench-gpu  the GPU scan against copy bandwidth and PyTorch, the Newton
+#                   form against the sequential one on the GPU (needs a GPU)
 BUILD ?= build
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300

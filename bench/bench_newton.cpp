@@ -18,8 +18,6 @@
 
 #include "bench_util.h"
 
-#include <unistd.h>
-
 using namespace bench;
 
 namespace {
@@ -34,36 +32,6 @@ struct Cell {
                     const std::vector<std::vector<float>> &p, float *y, float *finals)>
       call;
 };
-
-/// What the kernel said on stderr while `fn` ran.
-std::string captureStderr(const std::function<void()> &fn) {
-  std::fflush(stderr);
-  int saved = dup(2);
-  FILE *log = std::tmpfile();
-  dup2(fileno(log), 2);
-  fn();
-  std::fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  std::rewind(log);
-  std::string text;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, log)) > 0)
-    text.append(buffer, n);
-  std::fclose(log);
-  return text;
-}
-
-/// "3" or "10, not converged" from the runtime's report.
-std::string iterationsOf(const std::string &log) {
-  size_t at = log.find("after ");
-  if (at == std::string::npos)
-    return "?";
-  std::string count = log.substr(at + 6, log.find(' ', at + 6) - at - 6);
-  return log.find("did not converge") != std::string::npos ? count + ", not converged"
-                                                            : count;
-}
 
 void benchCell(const Cell &cell, const std::vector<int64_t> &lengths) {
   std::printf("\n### %s (D = %lld, H = %lld), B = 1\n\n", cell.name, (long long)cell.D,

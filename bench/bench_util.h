@@ -1,8 +1,8 @@
 //===- bench_util.h - What the seqc benchmarks share ------------------*- C++ -*-===//
 //
 // Timing (every variant once per round, rounds interleaved, the median
-// reported), fixed-seed data and status checks, for bench_kernels.cpp and
-// bench_newton.cpp.
+// reported), fixed-seed data, status checks and the Newton form's report,
+// for bench_kernels.cpp, bench_newton.cpp and gpu/bench_gpu_newton.cpp.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_BENCH_UTIL_H
@@ -19,6 +19,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 namespace bench {
 
@@ -92,6 +94,37 @@ inline void check(int status, const char *what) {
     std::fprintf(stderr, "%s returned %d\n", what, status);
     std::exit(1);
   }
+}
+
+/// What the kernel said on stderr while `fn` ran.
+inline std::string captureStderr(const std::function<void()> &fn) {
+  std::fflush(stderr);
+  int saved = dup(2);
+  FILE *log = std::tmpfile();
+  dup2(fileno(log), 2);
+  fn();
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  std::rewind(log);
+  std::string text;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, log)) > 0)
+    text.append(buffer, n);
+  std::fclose(log);
+  return text;
+}
+
+/// "3" or "10, not converged" from the Newton form's report under
+/// SEQC_VERBOSE (the CPU runtime's or the CUDA launcher's).
+inline std::string iterationsOf(const std::string &log) {
+  size_t at = log.find("after ");
+  if (at == std::string::npos)
+    return "?";
+  std::string count = log.substr(at + 6, log.find(' ', at + 6) - at - 6);
+  return log.find("did not converge") != std::string::npos ? count + ", not converged"
+                                                            : count;
 }
 
 } // namespace bench

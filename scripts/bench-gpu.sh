@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench-gpu: the GPU scan against the device's copy bandwidth and
-# PyTorch, in one run (issue 4); docs/benchmarks.md records a run with the
+# PyTorch, in one run (issue 4), and the Newton form against the sequential
+# form on the GPU (issue 5); docs/benchmarks.md records a run with the
 # device named. Needs the CUDA toolkit to build and a GPU to run; says so and
 # stops where either is missing.
 set -euo pipefail
@@ -9,7 +10,7 @@ if ! ninja -C "$build" -t targets all | grep -q '^seqc-bench-gpu:'; then
   echo "bench-gpu: the CUDA toolkit was not found at configure time; nothing to build" >&2
   exit 1
 fi
-ninja -C "$build" seqc seqc-bench-gpu >/dev/null
+ninja -C "$build" seqc seqc-bench-gpu seqc-bench-gpu-newton >/dev/null
 echo "# seqc GPU benchmarks, $(date -u +%Y-%m-%d)"
 echo
 echo "### ptxas -v, sm_90: registers and spills of every example's kernels"
@@ -37,3 +38,5 @@ fi
 [ "$status" = 0 ] || exit "$status"
 echo
 python3 bench/gpu/torch_baselines.py
+echo
+"$build/bench/gpu/seqc-bench-gpu-newton"

@@ -22,6 +22,10 @@ llvm_config.add_tool_substitutions(["seqc", "seq-opt"], [config.seqc_tools_dir])
 config.substitutions.append(("%examples", os.path.join(config.seqc_src_root, "examples")))
 config.substitutions.append(("%seqc_src", config.seqc_src_root))
 config.substitutions.append(("%seqc_obj", config.seqc_obj_root))
+# MLIR's runner libraries, for tests that execute lowered IR with mlir-runner.
+runner_libs = os.path.normpath(os.path.join(config.llvm_tools_dir, "..", "lib"))
+config.substitutions.append(("%runner_utils", ",".join(
+    os.path.join(runner_libs, name) for name in ("libmlir_c_runner_utils.so", "libmlir_runner_utils.so"))))
 
 # GPU-facing tests: `ptxas` checks PTX without a GPU; `cuda-device` needs one.
 if os.path.exists("/usr/local/cuda/bin/ptxas"):

@@ -7,44 +7,19 @@
 // PyTorch baselines.
 #include "diagonal_cuda.h"
 
+#include "cuda_timing.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cmath>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 namespace {
 
-void check(CUresult result, const char *what) {
-  if (result == CUDA_SUCCESS)
-    return;
-  const char *name = "?";
-  cuGetErrorName(result, &name);
-  std::fprintf(stderr, "%s failed: %s\n", what, name);
-  std::exit(1);
-}
-
-template <typename Body> double medianMs(CUstream stream, Body body) {
-  CUevent start, stop;
-  check(cuEventCreate(&start, 0), "cuEventCreate");
-  check(cuEventCreate(&stop, 0), "cuEventCreate");
-  body(); // warm-up (module load, allocator pools)
-  check(cuStreamSynchronize(stream), "warm-up");
-  std::vector<double> times;
-  for (int i = 0; i < 7; ++i) {
-    check(cuEventRecord(start, stream), "cuEventRecord");
-    body();
-    check(cuEventRecord(stop, stream), "cuEventRecord");
-    check(cuEventSynchronize(stop), "cuEventSynchronize");
-    float ms;
-    check(cuEventElapsedTime(&ms, start, stop), "cuEventElapsedTime");
-    times.push_back(ms);
-  }
-  std::sort(times.begin(), times.end());
-  cuEventDestroy(start);
-  cuEventDestroy(stop);
-  return times[times.size() / 2];
-}
+using bench::check;
+using bench::medianMs;
 
 using Kernel = int (*)(CUstream, int64_t, int64_t, CUdeviceptr, CUdeviceptr, CUdeviceptr,
                        CUdeviceptr, CUdeviceptr);
@@ -60,14 +35,14 @@ void run(const char *name, Kernel kernel, CUstream stream, int64_t B, int64_t H,
   // Decays in (0.9, 1) and offsets around 0.01: nothing overflows or flushes.
   check(cuMemsetD32(a, 0x3f7ae148 /* 0.98f */, n), "cuMemsetD32");
   check(cuMemsetD32(b, 0x3c23d70a /* 0.01f */, n), "cuMemsetD32");
-  double scanMs = medianMs(stream, [&] {
+  double scanMs = medianMs(stream, 7, [&] {
     if (int status = kernel(stream, B, T, a, b, 0, y, hT)) {
       std::fprintf(stderr, "%s returned %d: %s\n", name, status,
                    seqc_cuda_last_error() ? seqc_cuda_last_error() : "");
       std::exit(1);
     }
   });
-  double copyMs = medianMs(stream, [&] { check(cuMemcpyDtoDAsync(copy, y, bytes, stream), "copy"); });
+  double copyMs = medianMs(stream, 7, [&] { check(cuMemcpyDtoDAsync(copy, y, bytes, stream), "copy"); });
   double scanGBs = 3.0 * bytes / scanMs / 1e6, copyGBs = 2.0 * bytes / copyMs / 1e6;
   // h[T-1] of a constant scan from 0: b (1 - a^T) / (1 - a).
   std::vector<float> last(B * H);
@@ -86,21 +61,13 @@ void run(const char *name, Kernel kernel, CUstream stream, int64_t B, int64_t H,
 } // namespace
 
 int main() {
-  CUdevice device;
-  CUcontext context;
-  int count = 0;
-  if (cuInit(0) != CUDA_SUCCESS || cuDeviceGetCount(&count) != CUDA_SUCCESS || count == 0) {
+  CUstream stream;
+  std::string deviceName;
+  if (!bench::openFirstDevice(stream, deviceName)) {
     std::printf("no CUDA device: nothing to measure\n");
     return 77;
   }
-  check(cuDeviceGet(&device, 0), "cuDeviceGet");
-  check(cuDevicePrimaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain");
-  check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
-  char deviceName[256];
-  cuDeviceGetName(deviceName, sizeof deviceName, device);
-  CUstream stream;
-  check(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-  std::printf("GPU: %s\n\n", deviceName);
+  std::printf("GPU: %s\n\n", deviceName.c_str());
   std::printf("| kernel | B | H | T | ms | scan GB/s | copy GB/s | scan / copy | rel. error of h[T-1] |\n");
   std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   run("seqc diagonal_wide", diagonal_wide_forward_cuda, stream, 8, 1024, 65536);

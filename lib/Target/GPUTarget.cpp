@@ -191,13 +191,21 @@ static LogicalResult emitPTX(gpu::GPUModuleOp kernels, StringRef arch, int optLe
   return success();
 }
 
-/// The launcher's stream-ordered device allocator stands in for the
-/// malloc-like functions of finalize-memref-to-llvm{use-generic-functions}:
-/// every f32 buffer of the host function is device memory.
-static void useDeviceAllocator(ModuleOp module) {
-  for (auto [from, to] : {std::pair<StringRef, StringRef>{"_mlir_memref_to_llvm_alloc",
-                                                          "seqc_cuda_alloc"},
-                          {"_mlir_memref_to_llvm_free", "seqc_cuda_free"}}) {
+/// The host function calls what the CPU runtime would provide; for the GPU
+/// the launcher provides it. Its stream-ordered device allocator stands in
+/// for the malloc-like functions of
+/// finalize-memref-to-llvm{use-generic-functions} (every f32 buffer of the
+/// host function is device memory), and the Newton form's run-time calls
+/// have launcher twins under their own names, so that a program may link
+/// both the CPU runtime and the launcher.
+static void useLauncherFunctions(ModuleOp module) {
+  static const std::pair<StringRef, StringRef> kRenames[] = {
+      {"_mlir_memref_to_llvm_alloc", "seqc_cuda_alloc"},
+      {"_mlir_memref_to_llvm_free", "seqc_cuda_free"},
+      {"seqc_newton_report", "seqc_cuda_newton_report"},
+      {"seqc_num_threads", "seqc_cuda_num_threads"},
+  };
+  for (auto [from, to] : kRenames) {
     auto function = module.lookupSymbol<LLVM::LLVMFuncOp>(from);
     if (!function)
       continue;
@@ -213,12 +221,13 @@ LogicalResult lowerToGPU(ModuleOp module, StringRef arch, int optLevel, std::str
   // Work on buffers, then kernels.
   if (failed(runPipeline(
           module,
-          "convert-rec-to-gpu,canonicalize,"
+          "rec-expand-newton,canonicalize,cse,convert-rec-to-gpu,canonicalize,"
           "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
           "eliminate-empty-tensors,"
           "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
           "buffer-deallocation-pipeline,canonicalize,"
-          "convert-linear-scan-to-gpu,scf-forall-to-parallel,convert-parallel-to-gpu,"
+          "convert-linear-scan-to-gpu,convert-reductions-to-gpu,scf-forall-to-parallel,"
+          "convert-parallel-to-gpu,"
           "func.func(convert-linalg-to-loops),canonicalize,cse,gpu-kernel-outlining")))
     return failure();
   gpu::GPUModuleOp kernels = mergeKernelModules(module);
@@ -230,7 +239,7 @@ LogicalResult lowerToGPU(ModuleOp module, StringRef arch, int optLevel, std::str
     device->getBody()->push_back(kernels->clone());
     if (failed(runPipeline(*device,
                            "gpu.module(scf-parallel-for-to-nested-fors,expand-strided-metadata,"
-                           "lower-affine,approximate-math,convert-scf-to-cf,"
+                           "lower-affine,approximate-math{expand-pow},convert-scf-to-cf,"
                            "convert-gpu-to-nvvm,canonicalize,cse,reconcile-unrealized-casts)")))
       return failure();
     auto lowered = *device->getOps<gpu::GPUModuleOp>().begin();
@@ -254,7 +263,7 @@ LogicalResult lowerToGPU(ModuleOp module, StringRef arch, int optLevel, std::str
                          "convert-to-llvm,reconcile-unrealized-casts,"
                          "convert-launch-to-seqc-runtime,canonicalize")))
     return failure();
-  useDeviceAllocator(module);
+  useLauncherFunctions(module);
   return success();
 }
 

@@ -16,6 +16,7 @@
 
 #include <csetjmp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -150,6 +151,41 @@ void seqc_cuda_free(void *pointer) {
       break;
     }
   check(cuMemFreeAsync(device, current->stream), "cuMemFreeAsync");
+}
+
+float seqc_cuda_read_f32(const float *device_address) {
+  float value;
+  check(cuMemcpyDtoHAsync(&value, reinterpret_cast<CUdeviceptr>(device_address), sizeof value,
+                          current->stream),
+        "cuMemcpyDtoHAsync");
+  check(cuStreamSynchronize(current->stream), "cuStreamSynchronize");
+  return value;
+}
+
+int64_t seqc_cuda_num_threads(void) {
+  CUdevice device;
+  check(cuCtxGetDevice(&device), "cuCtxGetDevice");
+  int processors = 0, threadsPerProcessor = 0;
+  check(cuDeviceGetAttribute(&processors, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device),
+        "cuDeviceGetAttribute");
+  check(cuDeviceGetAttribute(&threadsPerProcessor,
+                             CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR, device),
+        "cuDeviceGetAttribute");
+  return int64_t(processors) * threadsPerProcessor;
+}
+
+void seqc_cuda_newton_report(int64_t iterations, int32_t converged, float residual) {
+  const char *verbose = std::getenv("SEQC_VERBOSE");
+  if (!(verbose && *verbose && *verbose != '0'))
+    return;
+  if (converged)
+    std::fprintf(stderr, "seqc: Newton converged after %lld iteration(s) (residual %.3g)\n",
+                 static_cast<long long>(iterations), static_cast<double>(residual));
+  else
+    std::fprintf(stderr,
+                 "seqc: Newton did not converge after %lld iteration(s) (residual %.3g); "
+                 "ran the recurrence sequentially\n",
+                 static_cast<long long>(iterations), static_cast<double>(residual));
 }
 
 } // extern "C"

@@ -35,6 +35,15 @@ void seqc_cuda_launch(void **module_slot, const char *ptx, const char *kernel, i
                       int64_t block_z, int32_t shared_bytes, void **args, int32_t num_args);
 void *seqc_cuda_alloc(uint64_t bytes);
 void seqc_cuda_free(void *pointer);
+/* One f32 of device memory, copied to the host on the call's stream (the
+ * Newton form's residual, which decides the host's next step). */
+float seqc_cuda_read_f32(const float *device_address);
+/* The threads the current device holds resident (SMs x threads per SM):
+ * the Newton form's --form auto rule compares it with the batch size. */
+int64_t seqc_cuda_num_threads(void);
+/* The Newton form's iterations, printed to stderr under SEQC_VERBOSE (as
+ * the CPU runtime's seqc_newton_report). */
+void seqc_cuda_newton_report(int64_t iterations, int32_t converged, float residual);
 
 #ifdef __cplusplus
 }

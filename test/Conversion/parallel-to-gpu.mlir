@@ -112,3 +112,34 @@ func.func @reduction(%out: memref<f32>, %n: index) {
   memref.store %sum, %out[] : memref<f32>
   return
 }
+
+// -----
+
+// A scalar the host reads from device memory (the Newton residual) comes
+// back through the launcher: the element's address (offset plus indices
+// times strides, 4 bytes each) goes to seqc_cuda_read_f32, declared once.
+// CHECK-LABEL: func.func private @seqc_cuda_read_f32(!llvm.ptr) -> f32
+//   CHECK-NOT: func.func private @seqc_cuda_read_f32
+// CHECK-LABEL: func.func @host_reads
+//  CHECK-SAME: (%[[R:.*]]: memref<f32>, %[[ROW:.*]]: memref<?xf32, strided<[?], offset: ?>>, %[[I:.*]]: index)
+//       CHECK: %[[BASE:.*]], %[[OFFSET:.*]] = memref.extract_strided_metadata %[[R]]
+//       CHECK: %[[P:.*]] = memref.extract_aligned_pointer_as_index %[[R]]
+//       CHECK: %[[BYTES:.*]] = arith.muli %[[OFFSET]], %c4
+//       CHECK: %[[A:.*]] = arith.addi %[[P]], %[[BYTES]]
+//       CHECK: %[[A64:.*]] = arith.index_castui %[[A]] : index to i64
+//       CHECK: %[[PTR:.*]] = llvm.inttoptr %[[A64]] : i64 to !llvm.ptr
+//       CHECK: %[[X:.*]] = call @seqc_cuda_read_f32(%[[PTR]])
+//       CHECK: %{{.*}}, %[[OFFSET2:.*]], %{{.*}}, %[[STRIDE:.*]] = memref.extract_strided_metadata %[[ROW]]
+//       CHECK: %[[SCALED:.*]] = arith.muli %[[I]], %[[STRIDE]]
+//       CHECK: %[[ELEMENT:.*]] = arith.addi %[[OFFSET2]], %[[SCALED]]
+//       CHECK: arith.muli %[[ELEMENT]], %c4
+//       CHECK: %[[Y:.*]] = call @seqc_cuda_read_f32
+//       CHECK: arith.addf %[[X]], %[[Y]]
+//   CHECK-NOT: memref.load
+func.func @host_reads(%r: memref<f32>, %row: memref<?xf32, strided<[?], offset: ?>>,
+                      %i: index) -> f32 {
+  %x = memref.load %r[] : memref<f32>
+  %y = memref.load %row[%i] : memref<?xf32, strided<[?], offset: ?>>
+  %s = arith.addf %x, %y : f32
+  return %s : f32
+}

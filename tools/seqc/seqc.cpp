@@ -91,12 +91,11 @@ RUN OPTIONS
 
 Implemented so far: the sequential, scan and Newton forms for the CPU
 (--emit ast|rec|forms|lowered|llvm|asm|obj|header, `seqc run`, `seqc
-check`), and the sequential and scan forms for the GPU (--target nvptx:
---emit ptx, the default; obj, asm, llvm and lowered for the host side
-M_forward_cuda(stream, B, T, device pointers...), which links with
-libseqc_cuda and -lcuda; header). `seqc check --target nvptx` needs a GPU.
-The chunk form, and the Newton form on the GPU, are not implemented yet;
-asking for them is an error, not a silent fallback. CPU kernels return 0, or 1 when
+check`) and for the GPU (--target nvptx: --emit ptx, the default; obj, asm,
+llvm and lowered for the host side M_forward_cuda(stream, B, T, device
+pointers...), which links with libseqc_cuda and -lcuda; header). `seqc
+check --target nvptx` needs a GPU. The chunk form is not implemented yet;
+asking for it is an error, not a silent fallback. CPU kernels return 0, or 1 when
 B < 0 or T < 0, 2 when B*T > 0 and an input, param or output is NULL, or 3
 when the kernel cannot allocate its working memory (it never aborts);
 SEQC_NUM_THREADS caps their threads. A scan splits over batch rows and
@@ -114,8 +113,9 @@ coefficients would be broadcasts of smaller step data (Mamba's decay): those
 stream over time, which reads less memory. For a nonlinear state with a
 diagonal or block-diagonal Jacobian it compiles the Newton form too, and a
 call runs it when T >= 4096 and there are at least 32 threads per batch row
-(sequential otherwise; a dense Jacobian stays sequential); -v says which. The
-Newton form runs the recurrence sequentially when it has not converged.
+(for the GPU: T >= 256 and 32 resident GPU threads per row; sequential
+otherwise; a dense Jacobian stays sequential); -v says which. The Newton form
+runs the recurrence sequentially when it has not converged.
 `seqc check` also checks the ABI's behaviours (error codes,
 T = 0, NULL initial and final states, two calls equal to one).
 )";

@@ -112,7 +112,17 @@ def ApproximateMath : Pass<"approximate-math"> {
     to libm's `expf` would stay one scalar call per element. The
     approximations are within a few ulp of libm, far inside the tolerance of
     language.md section 6; functions without one stay libm calls.
+
+    With `expand-pow` (the GPU's kernels, which have no libm and no
+    libdevice), scalar `math.powf` becomes exp(y log |x|) with the signs
+    and special cases of C's `powf` (a negative base with an odd integer
+    exponent, NaN for a negative base with a fractional one, x^0 = 1^y = 1),
+    before the polynomials replace exp and log.
   }];
+  let options = [
+    Option<"expandPow", "expand-pow", "bool", /*default=*/"false",
+           "rewrite scalar f32 math.powf through exp and log">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
                            "::mlir::vector::VectorDialect"];
 }
@@ -172,6 +182,29 @@ def ConvertLinearScanToGPU : Pass<"convert-linear-scan-to-gpu", "::mlir::ModuleO
                            "::mlir::scf::SCFDialect"];
 }
 
+def ConvertReductionsToGPU : Pass<"convert-reductions-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "full reductions of device buffers to a scalar as grid-stride GPU kernels";
+  let description = [{
+    A `linalg.generic` on the host whose loops are all reductions into a
+    rank-0 f32 buffer, with a combiner that has a neutral element (`addf`,
+    `mulf`, `maximumf`, `minimumf`, `maxnumf`, `minnumf`), becomes one
+    `gpu.launch` of at most 1024 blocks: each thread folds a grid-stride
+    share of the linearised iteration space in a register, each block folds
+    its threads through shared memory, and thread 0 of each block folds the
+    block's value into the output with a compare-and-swap loop. The
+    output's initial value is the fold's start, as in linalg. Without it,
+    `convert-parallel-to-gpu` would run such a reduction in one thread.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "threads per block (a power of two in [32, 1024])">
+  ];
+  let dependentDialects = ["::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def ConvertParallelToGPU : Pass<"convert-parallel-to-gpu", "::mlir::ModuleOp"> {
   let summary = "moves all work on device buffers of the host functions into gpu.launch ops";
   let description = [{
@@ -189,13 +222,17 @@ def ConvertParallelToGPU : Pass<"convert-parallel-to-gpu", "::mlir::ModuleOp"> {
     `memref.alloca` at the kernel's entry; what remains allocates from the
     device heap. Host-side buffers of the deallocation bookkeeping (index
     and i1 elements) become stack buffers; f32 buffers are device memory,
-    allocated through the launcher's stream-ordered allocator.
+    allocated through the launcher's stream-ordered allocator. A scalar the
+    host reads from a device buffer (`memref.load` outside any kernel, such
+    as the Newton iteration's residual) becomes a call of the launcher's
+    `seqc_cuda_read_f32(address)`, a copy to the host on the call's stream.
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256", "threads per block">
   ];
-  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
-                           "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect",
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::gpu::GPUDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
 }
 

@@ -125,6 +125,37 @@ gpu::LaunchOp launchParallelLoop(scf::ParallelOp loop, int64_t blockSize) {
   return launch;
 }
 
+constexpr llvm::StringLiteral kReadFunction = "seqc_cuda_read_f32";
+
+/// Replaces a host `memref.load` of a device buffer by a call of the
+/// launcher's `float seqc_cuda_read_f32(const float *device_address)`.
+void readThroughLauncher(IRRewriter &rewriter, memref::LoadOp load) {
+  Location loc = load.getLoc();
+  auto module = load->getParentOfType<ModuleOp>();
+  auto pointer = LLVM::LLVMPointerType::get(rewriter.getContext());
+  auto function = module.lookupSymbol<func::FuncOp>(kReadFunction);
+  if (!function) {
+    OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
+    function = func::FuncOp::create(top, loc, kReadFunction,
+                                    top.getFunctionType({pointer}, {top.getF32Type()}));
+    function.setPrivate();
+  }
+  rewriter.setInsertionPoint(load);
+  Value memref = load.getMemRef();
+  auto metadata = memref::ExtractStridedMetadataOp::create(rewriter, loc, memref);
+  Value element = metadata.getOffset();
+  for (auto [index, stride] : llvm::zip(load.getIndices(), metadata.getStrides()))
+    element = arith::AddIOp::create(rewriter, loc, element,
+                                    arith::MulIOp::create(rewriter, loc, index, stride));
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, memref);
+  Value address = arith::AddIOp::create(
+      rewriter, loc, base,
+      arith::MulIOp::create(rewriter, loc, element, indexConstant(rewriter, loc, 4)));
+  Value address64 = arith::IndexCastUIOp::create(rewriter, loc, rewriter.getI64Type(), address);
+  Value devicePointer = LLVM::IntToPtrOp::create(rewriter, loc, pointer, address64);
+  rewriter.replaceOpWithNewOp<func::CallOp>(load, function, ValueRange{devicePointer});
+}
+
 struct ConvertParallelToGPUPass
     : seqc::impl::ConvertParallelToGPUBase<ConvertParallelToGPUPass> {
   using ConvertParallelToGPUBase::ConvertParallelToGPUBase;
@@ -193,6 +224,17 @@ struct ConvertParallelToGPUPass
         return loop.emitError("a parallel reduction cannot become a GPU kernel yet");
       privatiseTemporaries(launchParallelLoop(loop, blockSize));
     }
+
+    // A scalar the host needs from device memory (the Newton iteration's
+    // residual) comes back through the launcher, which copies it on the
+    // call's stream and waits for it.
+    SmallVector<memref::LoadOp> hostReads;
+    func.walk([&](memref::LoadOp load) {
+      if (!insideParallelWork(load) && isDeviceBuffer(load.getMemRef().getType()))
+        hostReads.push_back(load);
+    });
+    for (memref::LoadOp load : hostReads)
+      readThroughLauncher(rewriter, load);
 
     // Whatever still reads or writes a device buffer on the host is a bug
     // of the lowering, not something to miscompile silently.
