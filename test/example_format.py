@@ -57,16 +57,17 @@ class ExampleFormat(lit.formats.TestFormat):
         # The compiled kernel against the interpreter, with the ABI checks of
         # `seqc check`: every model in the sequential form and in the form
         # --form auto picks, at a length where errors would accumulate.
-        # --form scan and newton too where the analysis allows them (auto may
-        # stream a scannable state instead, and takes Newton only for long
-        # sequences); a refusal must say why.
+        # --form scan, newton and chunk too where the analysis allows them
+        # (auto may stream a scannable state instead, and takes Newton only
+        # for long sequences); a refusal must say why.
+        refusal = {"scan": "cannot take the scan form", "newton": "cannot take the Newton form",
+                   "chunk": "cannot take the chunk form"}
         for m in models:
-            for form in ("sequential", "auto", "scan", "newton"):
+            for form in ("sequential", "auto", "scan", "newton", "chunk"):
                 p = run([seqc, "check", path, "--model", m, "--form", form,
                          "--B", "2", "--T", "1000"])
                 log.append(p.stdout)
-                if form in ("scan", "newton") and p.returncode == 1 and \
-                        ("cannot take the %s form" % ("scan" if form == "scan" else "Newton")) in p.stderr:
+                if form in refusal and p.returncode == 1 and refusal[form] in p.stderr:
                     continue
                 if p.returncode != 0 or not p.stdout.rstrip().endswith("PASS"):
                     return lit.Test.FAIL, "\n".join(log) + "\n" + p.stderr + \
@@ -76,12 +77,12 @@ class ExampleFormat(lit.formats.TestFormat):
         # form where it applies; where a GPU is, the kernels themselves.
         if self.ptxas:
             with tempfile.TemporaryDirectory() as tmp:
-                for arch, form in (("sm_80", "auto"), ("sm_90", "auto"), ("sm_90", "newton")):
+                for arch, form in (("sm_80", "auto"), ("sm_90", "auto"), ("sm_90", "newton"),
+                                   ("sm_90", "chunk")):
                     ptx = os.path.join(tmp, arch + ".ptx")
                     p = run([seqc, path, "--target", "nvptx", "--gpu-arch", arch, "--form", form,
                              "-o", ptx])
-                    if form == "newton" and p.returncode == 1 and \
-                            "cannot take the Newton form" in p.stderr:
+                    if form in refusal and p.returncode == 1 and refusal[form] in p.stderr:
                         continue
                     if p.returncode != 0:
                         return lit.Test.FAIL, "\n".join(log) + "\n--target nvptx failed"
@@ -90,12 +91,11 @@ class ExampleFormat(lit.formats.TestFormat):
                         return lit.Test.FAIL, "\n".join(log) + "\nptxas rejected the PTX"
         if self.cuda_device:
             for m in models:
-                for form in ("sequential", "auto", "newton"):
+                for form in ("sequential", "auto", "newton", "chunk"):
                     p = run([seqc, "check", path, "--model", m, "--form", form, "--target",
                              "nvptx", "--B", "2", "--T", "1000"])
                     log.append(p.stdout)
-                    if form == "newton" and p.returncode == 1 and \
-                            "cannot take the Newton form" in p.stderr:
+                    if form in refusal and p.returncode == 1 and refusal[form] in p.stderr:
                         continue
                     if p.returncode != 0 or not p.stdout.rstrip().endswith("PASS"):
                         return lit.Test.FAIL, "\n".join(log) + "\n" + p.stderr + \

@@ -12,6 +12,7 @@
 
 #include "Passes.h"
 #include "RecOps.h"
+#include "seqc/Analysis/MatrixStateAnalysis.h"
 #include "seqc/Analysis/RecurrenceAnalysis.h"
 #include "seqc/Analysis/StepJacobian.h"
 #include "seqc/Conversion/Passes.h"
@@ -125,10 +126,6 @@ NewtonDecision decideNewton(rec::RecurrenceOp op, const RecurrenceAnalysis &anal
 LogicalResult applyForms(ModuleOp module, const FormOptions &options,
                          std::vector<FormReport> &report, std::string &error) {
   Form form = options.form;
-  if (form == Form::Chunk) {
-    error = "--form chunk is not implemented yet; use --form sequential, scan, newton or auto";
-    return failure();
-  }
   // Step-invariant work leaves the step first, so that the analysis sees
   // only what varies with the step.
   if (failed(runPipeline(module, "rec.model(rec-hoist-invariants)")))
@@ -156,6 +153,31 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
                           << "' cannot take the scan form: " << analysis.whyNotScannable();
         failedHere = true;
       }
+      // --form chunk: the matrix states the chunkwise form takes; the rest
+      // of the cell is scanned where it can be once they have left.
+      SmallVector<MatrixStateMatch> chunked;
+      bool restScannable = !analysis.hasImplicitState();
+      std::string whyNotChunked;
+      if (form == Form::Chunk) {
+        for (unsigned i = 0; i < op.getNumStates(); ++i) {
+          MatrixStateMatch match = matchMatrixState(op, i);
+          if (match.matched) {
+            chunked.push_back(match);
+            continue;
+          }
+          if (whyNotChunked.empty())
+            whyNotChunked = "state '" + analysis.getStates()[i].name + "': " + match.whyNot;
+          restScannable &= analysis.getStates()[i].kind == StateKind::ElementwiseAffine;
+        }
+        if (chunked.empty() && hasWork && !failedHere) {
+          std::string why = analysis.hasImplicitState()
+                                ? "its step holds attention, whose chunked kernel is not built yet"
+                                : whyNotChunked;
+          model.emitError() << "model '" << model.getSymName()
+                            << "' cannot take the chunk form: " << why;
+          failedHere = true;
+        }
+      }
       NewtonDecision newton;
       if ((form == Form::Newton || (form == Form::Auto && !scannable)) && hasWork)
         newton = decideNewton(op, analysis, options);
@@ -164,9 +186,24 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
                           << "' cannot take the Newton form: " << newton.why;
         failedHere = true;
       }
-      for (const StateInfo &state : analysis.getStates()) {
+      for (auto [index, state] : llvm::enumerate(analysis.getStates())) {
         FormReport entry{model.getSymName().str(), state.name, "sequential", ""};
-        if (scan) {
+        auto chunkedState = llvm::find_if(
+            chunked, [&](const MatrixStateMatch &match) { return match.state == index; });
+        if (form == Form::Chunk && chunkedState != chunked.end()) {
+          entry.form = "chunk";
+          entry.why = chunkedState->describe() + ", in chunks of " +
+                      std::to_string(options.chunkSize) + " steps" +
+                      (chunkedState->decayKind == ChunkDecay::None
+                           ? ""
+                           : "; sequential for a call with a negative decay");
+        } else if (form == Form::Chunk) {
+          bool scanned = restScannable && state.kind == StateKind::ElementwiseAffine;
+          entry.form = scanned ? "scan" : "sequential";
+          entry.why = std::string("not a matrix state: ") +
+                      matchMatrixState(op, index).whyNot +
+                      (scanned ? "; affine in itself with an elementwise coefficient" : "");
+        } else if (scan) {
           entry.form = "scan";
           entry.why = "affine in itself with an elementwise coefficient";
         } else if (newton.applies && form == Form::Newton) {
@@ -198,7 +235,10 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
       return failure();
   }
   std::string pipeline = "rec.model(";
-  if (form == Form::Scan)
+  if (form == Form::Chunk)
+    pipeline = "rec-to-chunked{chunk-size=" + std::to_string(options.chunkSize) +
+               "},rec.model(canonicalize,cse,rec-to-scan{streaming-when-expanding},";
+  else if (form == Form::Scan)
     pipeline += "rec-to-scan,";
   else if (form == Form::Auto)
     pipeline += "rec-to-scan{streaming-when-expanding},";
@@ -227,7 +267,7 @@ LogicalResult lowerToLLVMDialect(ModuleOp module) {
   // MLIR's C runner utilities, which a user's program does not link.
   return runPipeline(
       module,
-      "rec-expand-newton,canonicalize,cse,convert-rec-to-cpu,canonicalize,"
+      "rec-expand-newton,rec-expand-chunked,canonicalize,cse,convert-rec-to-cpu,canonicalize,"
       "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
       "eliminate-empty-tensors,"
       "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"

@@ -195,15 +195,16 @@ static LogicalResult emitPTX(gpu::GPUModuleOp kernels, StringRef arch, int optLe
 /// the launcher provides it. Its stream-ordered device allocator stands in
 /// for the malloc-like functions of
 /// finalize-memref-to-llvm{use-generic-functions} (every f32 buffer of the
-/// host function is device memory), and the Newton form's run-time calls
-/// have launcher twins under their own names, so that a program may link
-/// both the CPU runtime and the launcher.
+/// host function is device memory), and the run-time calls of the Newton
+/// and chunkwise forms have launcher twins under their own names, so that a
+/// program may link both the CPU runtime and the launcher.
 static void useLauncherFunctions(ModuleOp module) {
   static const std::pair<StringRef, StringRef> kRenames[] = {
       {"_mlir_memref_to_llvm_alloc", "seqc_cuda_alloc"},
       {"_mlir_memref_to_llvm_free", "seqc_cuda_free"},
       {"seqc_newton_report", "seqc_cuda_newton_report"},
       {"seqc_num_threads", "seqc_cuda_num_threads"},
+      {"seqc_chunk_fallback_report", "seqc_cuda_chunk_fallback_report"},
   };
   for (auto [from, to] : kRenames) {
     auto function = module.lookupSymbol<LLVM::LLVMFuncOp>(from);
@@ -221,7 +222,7 @@ LogicalResult lowerToGPU(ModuleOp module, StringRef arch, int optLevel, std::str
   // Work on buffers, then kernels.
   if (failed(runPipeline(
           module,
-          "rec-expand-newton,canonicalize,cse,convert-rec-to-gpu,canonicalize,"
+          "rec-expand-newton,rec-expand-chunked,canonicalize,cse,convert-rec-to-gpu,canonicalize,"
           "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
           "eliminate-empty-tensors,"
           "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"

@@ -44,6 +44,9 @@ int64_t seqc_cuda_num_threads(void);
 /* The Newton form's iterations, printed to stderr under SEQC_VERBOSE (as
  * the CPU runtime's seqc_newton_report). */
 void seqc_cuda_newton_report(int64_t iterations, int32_t converged, float residual);
+/* The chunkwise form's fallback (a negative decay), printed under
+ * SEQC_VERBOSE (as the CPU runtime's seqc_chunk_fallback_report). */
+void seqc_cuda_chunk_fallback_report(void);
 
 #ifdef __cplusplus
 }

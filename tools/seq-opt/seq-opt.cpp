@@ -20,6 +20,7 @@
 namespace seqc::test {
 void registerTestRecurrenceAnalysisPass();
 void registerTestStepJacobianPass();
+void registerTestMatrixStatePass();
 } // namespace seqc::test
 
 int main(int argc, char **argv) {
@@ -28,6 +29,7 @@ int main(int argc, char **argv) {
   seqc::registerSeqcConversionPasses();
   seqc::test::registerTestRecurrenceAnalysisPass();
   seqc::test::registerTestStepJacobianPass();
+  seqc::test::registerTestMatrixStatePass();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);

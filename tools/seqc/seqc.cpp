@@ -89,13 +89,15 @@ RUN OPTIONS
   -o DIR             also write every input, param, output and final state as
                      DIR/NAME.npy (final states as final_NAME.npy), float64
 
-Implemented so far: the sequential, scan and Newton forms for the CPU
+Implemented so far: the sequential, scan, Newton and chunk forms for the CPU
 (--emit ast|rec|forms|lowered|llvm|asm|obj|header, `seqc run`, `seqc
 check`) and for the GPU (--target nvptx: --emit ptx, the default; obj, asm,
 llvm and lowered for the host side M_forward_cuda(stream, B, T, device
 pointers...), which links with libseqc_cuda and -lcuda; header). `seqc
-check --target nvptx` needs a GPU. The chunk form is not implemented yet;
-asking for it is an error, not a silent fallback. CPU kernels return 0, or 1 when
+check --target nvptx` needs a GPU. The chunk form takes matrix states
+updated by decayed outer products (linear attention, RetNet, Mamba-2, GLA,
+mLSTM); the delta rule and chunked attention are not implemented yet, and
+asking for them is an error, not a silent fallback. CPU kernels return 0, or 1 when
 B < 0 or T < 0, 2 when B*T > 0 and an input, param or output is NULL, or 3
 when the kernel cannot allocate its working memory (it never aborts);
 SEQC_NUM_THREADS caps their threads. A scan splits over batch rows and
@@ -394,6 +396,7 @@ FormOptions formOptionsOf(const Options &opts) {
   options.newtonTol = opts.newtonTol;
   options.newtonQuasi = opts.newtonJacobian == "diagonal";
   options.newtonGuess = opts.newtonGuess;
+  options.chunkSize = opts.chunkSize;
   options.gpu = opts.target == "nvptx";
   return options;
 }

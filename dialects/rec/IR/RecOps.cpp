@@ -519,6 +519,51 @@ LogicalResult NewtonOp::verifyRegions() {
 }
 
 //===----------------------------------------------------------------------===//
+// ChunkedOp
+//===----------------------------------------------------------------------===//
+
+void ChunkedOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getReads(), "reads");
+  setNameFn(getFinalState(), "final_state");
+}
+
+LogicalResult ChunkedOp::verify() {
+  auto keys = cast<RankedTensorType>(getKeys().getType());
+  auto values = cast<RankedTensorType>(getValues().getType());
+  auto init = cast<RankedTensorType>(getInit().getType());
+  for (RankedTensorType type : {keys, values, init}) {
+    if (type.getRank() != 4)
+      return emitOpError() << "needs rank-4 operands ([B, T, H, K], [B, T, H, V], "
+                              "[B, H, K, V]), got "
+                           << type;
+    if (!type.getElementType().isF32())
+      return emitOpError() << "needs f32 operands, got " << type;
+  }
+  // Sizes that must agree where both are static: (what, size, other size).
+  auto agree = [](int64_t a, int64_t b) {
+    return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+  };
+  struct Pair {
+    const char *what;
+    int64_t a, b;
+  };
+  for (Pair pair : {Pair{"batch sizes", keys.getDimSize(0), values.getDimSize(0)},
+                    Pair{"batch sizes", keys.getDimSize(0), init.getDimSize(0)},
+                    Pair{"lengths", keys.getDimSize(1), values.getDimSize(1)},
+                    Pair{"heads", keys.getDimSize(2), values.getDimSize(2)},
+                    Pair{"heads", keys.getDimSize(2), init.getDimSize(1)},
+                    Pair{"key sizes", keys.getDimSize(3), init.getDimSize(2)},
+                    Pair{"value sizes", values.getDimSize(3), init.getDimSize(3)}})
+    if (!agree(pair.a, pair.b))
+      return emitOpError() << "needs operands whose " << pair.what << " agree, got " << keys
+                           << ", " << values << " and init " << init;
+  if (ShapedType::isDynamic(keys.getDimSize(2)) || ShapedType::isDynamic(keys.getDimSize(3)) ||
+      ShapedType::isDynamic(values.getDimSize(3)))
+    return emitOpError() << "needs static heads, key and value sizes";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // AttentionOp
 //===----------------------------------------------------------------------===//
 

@@ -5,7 +5,8 @@
 // rec.scan is the parallel-scan form; rec.linear_scan is its destination-
 // passing twin that the CPU lowering bufferizes (on tensors, then on the
 // caller's buffers). rec.newton is the Newton form of a nonlinear recurrence:
-// the step together with its Jacobian; rec.chunked joins later.
+// the step together with its Jacobian; rec.chunked is the chunkwise form of a
+// matrix state updated by decayed outer products.
 //
 //===----------------------------------------------------------------------===//
 #ifndef REC_OPS
@@ -365,6 +366,52 @@ def Rec_LinearScanOp : Rec_Op<"linear_scan", [
       return ::mlir::MutableOperandRange(getOperation(), /*start=*/3, /*length=*/2);
     }
   }];
+  let hasVerifier = 1;
+}
+
+def Rec_ChunkedOp : Rec_Op<"chunked", [Pure,
+    AllTypesMatch<["queries", "keys", "log_decays"]>, AllTypesMatch<["values", "reads"]>,
+    AllTypesMatch<["init", "final_state"]>,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
+  let summary = "a decayed outer-product matrix state read by queries, in chunks of time";
+  let description = [{
+    For every batch row b and head h, the matrix state
+    S[t] = diag(exp(g[t])) S[t-1] + k[t] v[t]^T (K x V, S[-1] = `init`) read
+    as r[t] = S[t]^T q[t]: linear attention (g = 0), RetNet, Mamba-2 and
+    the mLSTM (g the same for every key of a head), GLA (g per key). The
+    operands are canonical: `queries`, `keys` and `log_decays` are
+    `tensor<B x T x H x K>`, `values` `tensor<B x T x H x V>`, `init`
+    `tensor<B x H x K x V>`; `rec-to-chunked` brings a cell's state into this
+    layout (heads flattened into H, the key axis before the value axis).
+    Results: the reads r (typed as `values`), then S[T-1] (`init` when T = 0).
+
+    The op says what is computed, not how; `rec-expand-chunked` writes it
+    by chunks of `chunk_size` steps: inside a chunk, masked
+    (Q K^T with the decays between steps) V plus the queries times the state
+    entering the chunk; across chunks, one state update per chunk. Decays
+    are combined as sums of logs, so long products of gates do not
+    underflow.
+
+    ```mlir
+    %r, %sT = rec.chunked %q, %k, %v, log_decays %g, init %s0 {chunk_size = 64 : i64}
+        : tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32>, tensor<?x4x16x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$queries, AnyRankedTensor:$keys,
+                       AnyRankedTensor:$values, AnyRankedTensor:$log_decays,
+                       AnyRankedTensor:$init, ConfinedAttr<I64Attr, [IntPositive]>:$chunk_size);
+  let results = (outs AnyRankedTensor:$reads, AnyRankedTensor:$final_state);
+  let assemblyFormat = [{
+    $queries `,` $keys `,` $values `,` `log_decays` $log_decays `,` `init` $init attr-dict
+    `:` type($queries) `,` type($values) `,` type($init)
+  }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$queries, "::mlir::Value":$keys, "::mlir::Value":$values,
+                   "::mlir::Value":$log_decays, "::mlir::Value":$init, "int64_t":$chunkSize), [{
+      build($_builder, $_state, values.getType(), init.getType(), queries, keys, values,
+            log_decays, init, $_builder.getI64IntegerAttr(chunkSize));
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

@@ -50,6 +50,46 @@ def RecHoistMatmuls : Pass<"rec-hoist-matmuls", "::mlir::rec::ModelOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def RecToChunked : Pass<"rec-to-chunked", "::mlir::ModuleOp"> {
+  let summary = "rewrites matrix states updated by decayed outer products into rec.chunked";
+  let description = [{
+    A state that `matchMatrixState` recognises (S' = D * S + A * B with A and
+    B broadcasts of step values, D free of states and constant along the
+    value axis, the new state read only by one contraction with a query:
+    linear attention, RetNet, Mamba-2, GLA, the mLSTM's matrix memory)
+    leaves its recurrence: a stateless recurrence computes the query, key,
+    value and decay of every step in the canonical [H, K] / [H, V] layout,
+    `rec.chunked` computes the reads and the final state, and the rest of
+    the recurrence (the other states and the outputs) takes each step's
+    read as an input. With a decay, the rewrite runs only when no decay of
+    the call is negative or NaN (rec.chunked works on log decays, floored
+    at -30 a step, so a decay of 0 forgets as it should); otherwise the
+    original recurrence runs, after a call of `seqc_chunk_fallback_report()`,
+    which the runtime prints to stderr when `SEQC_VERBOSE` is set.
+  }];
+  let options = [
+    Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64", "steps per chunk">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"];
+}
+
+def RecExpandChunked : Pass<"rec-expand-chunked", "::mlir::ModuleOp"> {
+  let summary = "expands rec.chunked into a recurrence over chunks of contractions";
+  let description = [{
+    Each `rec.chunked` becomes, on tensors: its sequences padded with
+    identity steps to whole chunks and viewed as [B, T/C, C, ...]; a
+    `rec.recurrence` over the chunks whose step computes, with
+    `linalg.generic` contractions, the chunk's cumulative log decays, the
+    masked decayed scores Q K^T, the reads (scores times values plus the
+    queries times the entering state) and the state leaving the chunk; and
+    the reads trimmed back to T steps.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def RecToScan : Pass<"rec-to-scan", "::mlir::rec::ModelOp"> {
   let summary = "rewrites elementwise-affine recurrences into rec.scan";
   let description = [{

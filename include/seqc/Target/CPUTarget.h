@@ -34,7 +34,9 @@ struct FormOptions {
   bool newtonQuasi = false;
   /// The first guess: "step" (one step from the initial state) or "zero".
   std::string newtonGuess = "step";
-  /// For --target nvptx, which has no lowering of the Newton form yet.
+  /// Steps per chunk of the chunkwise form.
+  int64_t chunkSize = 64;
+  /// For --target nvptx (its own --form auto thresholds).
   bool gpu = false;
 };
 

@@ -438,3 +438,39 @@ func.func @newton_iterations(%B: index, %T: index, %h0: tensor<?x4xf32>) {
   } {max_iters = 0 : i64, tol = 1.0e-05 : f64}
   return
 }
+
+// -----
+
+func.func @chunked_rank(%q: tensor<?x?x8xf32>, %v: tensor<?x?x4xf32>, %s0: tensor<?x8x4xf32>) {
+  // expected-error @+1 {{'rec.chunked' op needs rank-4 operands ([B, T, H, K], [B, T, H, V], [B, H, K, V]), got 'tensor<?x?x8xf32>'}}
+  %r, %sT = rec.chunked %q, %q, %v, log_decays %q, init %s0 {chunk_size = 16 : i64}
+      : tensor<?x?x8xf32>, tensor<?x?x4xf32>, tensor<?x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @chunked_key_size(%q: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>, %s0: tensor<?x2x6x4xf32>) {
+  // expected-error @+1 {{'rec.chunked' op needs operands whose key sizes agree, got 'tensor<?x?x2x8xf32>', 'tensor<?x?x2x4xf32>' and init 'tensor<?x2x6x4xf32>'}}
+  %r, %sT = rec.chunked %q, %q, %v, log_decays %q, init %s0 {chunk_size = 16 : i64}
+      : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x6x4xf32>
+  return
+}
+
+// -----
+
+func.func @chunked_dynamic_heads(%q: tensor<?x?x?x8xf32>, %v: tensor<?x?x?x4xf32>, %s0: tensor<?x?x8x4xf32>) {
+  // expected-error @+1 {{'rec.chunked' op needs static heads, key and value sizes}}
+  %r, %sT = rec.chunked %q, %q, %v, log_decays %q, init %s0 {chunk_size = 16 : i64}
+      : tensor<?x?x?x8xf32>, tensor<?x?x?x4xf32>, tensor<?x?x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @chunked_size(%q: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>, %s0: tensor<?x2x8x4xf32>) {
+  // expected-error @+1 {{'rec.chunked' op attribute 'chunk_size' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  %r, %sT = rec.chunked %q, %q, %v, log_decays %q, init %s0 {chunk_size = 0 : i64}
+      : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
+  return
+}

@@ -87,6 +87,18 @@ rec.model @scanned(%B: index, %T: index, %a: tensor<?x?x4xf32>, %b: tensor<?x?x4
   rec.return %hs, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
 }
 
+// The chunkwise form of a matrix state.
+// CHECK-LABEL: func.func @chunked
+// CHECK: %[[R:.*]], %[[F:.*]] = rec.chunked %arg0, %arg1, %arg2, log_decays %arg3, init %arg4 {chunk_size = 32 : i64} : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
+// CHECK: return %[[R]], %[[F]]
+func.func @chunked(%q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>,
+                   %g: tensor<?x?x2x8xf32>, %s0: tensor<?x2x8x4xf32>)
+    -> (tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>) {
+  %r, %sT = rec.chunked %q, %k, %v, log_decays %g, init %s0 {chunk_size = 32 : i64}
+      : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
+  return %r, %sT : tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
+}
+
 // rec.linear_scan on tensors (results) and on buffers (none).
 // CHECK-LABEL: func.func @linear_scans
 // CHECK: %{{.*}}:2 = rec.linear_scan ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x4xf32>) outs(%{{.*}}, %{{.*}} : tensor<?x?x4xf32>, tensor<?x4xf32>) -> tensor<?x?x4xf32>, tensor<?x4xf32>

@@ -1,0 +1,451 @@
+//===- RecToChunked.cpp - Matrix states as rec.chunked ---------------------===//
+//
+// A matrix state that matchMatrixState recognises (S' = D * S + A * B, read
+// only as sum_key q * S') leaves its recurrence for a rec.chunked, in three
+// parts:
+//   - the per-step query, key, value and decay, brought into the canonical
+//     layout ([H, K] and [H, V], heads flattened, key before value) inside
+//     the step and computed for all steps by a stateless recurrence;
+//   - rec.chunked, from the state's initial value (also made canonical), to
+//     the reads of every step and the final state (made the cell's again);
+//   - the rest of the recurrence, without the state, taking each step's read
+//     as an input where it contracted the state; its other states (an
+//     mLSTM's normaliser) are left to rec-to-scan.
+// rec.chunked works on log decays, so a decay must not be negative: unless
+// the cell has none, the kernel checks that every decay of the call is >= 0
+// and runs the original recurrence when one is not (or is NaN). A decay of
+// 0 (or one that underflows) is clamped to exp(-30) per step, which forgets
+// as completely.
+//
+//===----------------------------------------------------------------------===//
+#include "Passes.h"
+#include "StepOutlining.h"
+
+#include "seqc/Analysis/MatrixStateAnalysis.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace mlir::rec {
+#define GEN_PASS_DEF_RECTOCHUNKED
+#include "Passes.h.inc"
+
+namespace {
+
+/// The smallest log decay of one step: exp(-30) ~ 1e-13 forgets the past as
+/// completely as 0, and keeps sums of a chunk's log decays precise.
+constexpr double kMinLogDecay = -30.0;
+
+/// What a kernel calls before it runs a matrix state sequentially.
+constexpr llvm::StringLiteral kFallbackReport = "seqc_chunk_fallback_report";
+
+/// How a tensor over some of the state's axes maps onto a canonical one:
+/// `order` lists its axes (state axes, in the tensor's order) as they
+/// must appear (heads first, then one key or value axis); heads collapse
+/// into one axis (a unit axis when there are none).
+struct Layout {
+  SmallVector<int64_t> axes;  // the state axes the tensor has, in its order
+  SmallVector<int64_t> order; // the same axes: heads (state order), then the others
+  unsigned numHeads;
+};
+
+Layout layoutWithout(const seqc::MatrixStateMatch &match, int64_t rank, int64_t dropped,
+                     int64_t last) {
+  Layout layout;
+  for (int64_t a = 0; a < rank; ++a)
+    if (a != dropped)
+      layout.axes.push_back(a);
+  layout.order.assign(match.headAxes.begin(), match.headAxes.end());
+  layout.order.push_back(last);
+  layout.numHeads = match.headAxes.size();
+  return layout;
+}
+
+/// The reassociation between [lead..., trailing...] and [lead..., 1,
+/// trailing...]: the unit head axis joins the last leading axis (or the
+/// first trailing one when there is no leading axis).
+SmallVector<ReassociationIndices> unitHeadGroups(unsigned lead, unsigned trailing) {
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned d = 0; d + 1 < lead; ++d)
+    groups.push_back({d});
+  if (lead > 0)
+    groups.push_back({lead - 1, lead});
+  for (unsigned t = 0; t < trailing; ++t) {
+    int64_t d = lead + 1 + t;
+    if (lead == 0 && t == 0)
+      groups.push_back({0, 1});
+    else
+      groups.push_back({d});
+  }
+  return groups;
+}
+
+/// The reassociation between [lead..., heads..., trailing...] and
+/// [lead..., H, trailing...].
+SmallVector<ReassociationIndices> headGroups(unsigned lead, unsigned heads, unsigned trailing) {
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned d = 0; d < lead; ++d)
+    groups.push_back({d});
+  ReassociationIndices group;
+  for (unsigned h = 0; h < heads; ++h)
+    group.push_back(lead + h);
+  groups.push_back(group);
+  for (unsigned t = 0; t < trailing; ++t)
+    groups.push_back({lead + heads + t});
+  return groups;
+}
+
+Value transposeTo(OpBuilder &b, Location loc, Value value, ArrayRef<int64_t> permutation) {
+  if (llvm::equal(permutation, llvm::seq<int64_t>(0, permutation.size())))
+    return value;
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, value), permuted;
+  for (int64_t p : permutation)
+    permuted.push_back(sizes[p]);
+  Value empty = tensor::EmptyOp::create(b, loc, permuted, type.getElementType());
+  return linalg::TransposeOp::create(b, loc, value, empty, permutation).getResult()[0];
+}
+
+/// `value` ([lead..., its axes in layout.axes order]) as [lead..., H,
+/// the non-head axes of layout.order].
+Value toCanonical(OpBuilder &b, Location loc, Value value, const Layout &layout, unsigned lead) {
+  SmallVector<int64_t> permutation;
+  for (unsigned d = 0; d < lead; ++d)
+    permutation.push_back(d);
+  for (int64_t axis : layout.order)
+    permutation.push_back(lead + (llvm::find(layout.axes, axis) - layout.axes.begin()));
+  value = transposeTo(b, loc, value, permutation);
+  auto type = cast<RankedTensorType>(value.getType());
+  unsigned trailing = layout.order.size() - layout.numHeads;
+  if (layout.numHeads == 1)
+    return value;
+  if (layout.numHeads > 1)
+    return tensor::CollapseShapeOp::create(b, loc, value,
+                                           headGroups(lead, layout.numHeads, trailing));
+  SmallVector<int64_t> shape(type.getShape());
+  shape.insert(shape.begin() + lead, 1);
+  SmallVector<OpFoldResult> outputShape = tensor::getMixedSizes(b, loc, value);
+  outputShape.insert(outputShape.begin() + lead, b.getIndexAttr(1));
+  return tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get(shape, type.getElementType()),
+                                       value, unitHeadGroups(lead, trailing), outputShape);
+}
+
+/// The inverse of toCanonical: [lead..., H, trailing...] as [lead...,
+/// the axes of `targetAxes`, in that order].
+Value fromCanonical(OpBuilder &b, Location loc, Value value, const Layout &layout, unsigned lead,
+                    ArrayRef<int64_t> stateShape, ArrayRef<int64_t> targetAxes) {
+  auto type = cast<RankedTensorType>(value.getType());
+  unsigned trailing = layout.order.size() - layout.numHeads;
+  if (layout.numHeads == 0) {
+    value = tensor::CollapseShapeOp::create(b, loc, value, unitHeadGroups(lead, trailing));
+  } else if (layout.numHeads > 1) {
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, value), outputShape;
+    SmallVector<int64_t> shape;
+    for (unsigned d = 0; d < lead; ++d) {
+      outputShape.push_back(sizes[d]);
+      shape.push_back(type.getDimSize(d));
+    }
+    for (int64_t axis : layout.order) {
+      outputShape.push_back(b.getIndexAttr(stateShape[axis]));
+      shape.push_back(stateShape[axis]);
+    }
+    value = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(shape, type.getElementType()), value,
+        headGroups(lead, layout.numHeads, trailing), outputShape);
+  }
+  SmallVector<int64_t> permutation;
+  for (unsigned d = 0; d < lead; ++d)
+    permutation.push_back(d);
+  for (int64_t axis : targetAxes)
+    permutation.push_back(lead + (llvm::find(layout.order, axis) - layout.order.begin()));
+  return transposeTo(b, loc, value, permutation);
+}
+
+/// A full-shape step value that does not vary along `dropped`, without that
+/// axis (its slice at index 0).
+Value dropInvariantAxis(OpBuilder &b, Location loc, Value full, int64_t dropped) {
+  auto type = cast<RankedTensorType>(full.getType());
+  int64_t rank = type.getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), strides(rank, b.getIndexAttr(1)),
+      sizes;
+  SmallVector<int64_t> shape;
+  for (int64_t a = 0; a < rank; ++a) {
+    sizes.push_back(b.getIndexAttr(a == dropped ? 1 : type.getDimSize(a)));
+    if (a != dropped)
+      shape.push_back(type.getDimSize(a));
+  }
+  auto reduced = RankedTensorType::get(shape, type.getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, reduced, full, offsets, sizes, strides);
+}
+
+struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
+  using RecToChunkedBase::RecToChunkedBase;
+
+  void runOnOperation() override {
+    if (chunkSize < 1) {
+      getOperation()->emitError("rec-to-chunked: chunk-size must be positive");
+      return signalPassFailure();
+    }
+    // A rewrite leaves the rest of the recurrence, where another matrix
+    // state of the same cell may be found; the original recurrence kept for
+    // calls with a non-positive decay is not visited again.
+    SmallVector<RecurrenceOp> recurrences;
+    getOperation()->walk([&](RecurrenceOp op) { recurrences.push_back(op); });
+    for (RecurrenceOp op : recurrences) {
+      while (op) {
+        RecurrenceOp rest;
+        for (unsigned i = 0; i < op.getNumStates() && !rest; ++i) {
+          seqc::MatrixStateMatch match = seqc::matchMatrixState(op, i);
+          if (match.matched)
+            rest = rewrite(op, match);
+        }
+        op = rest;
+      }
+    }
+  }
+
+  /// Returns the rest of the recurrence.
+  RecurrenceOp rewrite(RecurrenceOp recurrence, const seqc::MatrixStateMatch &match) {
+    Block &body = recurrence.getBody();
+    Location loc = recurrence.getLoc();
+    unsigned nState = recurrence.getNumStates(), index = match.state;
+    auto yield = cast<YieldOp>(body.getTerminator());
+    auto stateType = cast<RankedTensorType>(body.getArgument(index).getType());
+    ArrayRef<int64_t> stateShape = stateType.getShape();
+    int64_t rank = stateType.getRank();
+    Layout keyLayout = layoutWithout(match, rank, match.valueAxis, match.keyAxis);
+    Layout valueLayout = layoutWithout(match, rank, match.keyAxis, match.valueAxis);
+    Layout fullLayout{llvm::to_vector(llvm::seq<int64_t>(0, rank)), {}, keyLayout.numHeads};
+    fullLayout.order.assign(match.headAxes.begin(), match.headAxes.end());
+    fullLayout.order.push_back(match.keyAxis);
+    fullLayout.order.push_back(match.valueAxis);
+
+    // The canonical per-step parts, in the step, then for all steps.
+    OpBuilder b(yield);
+    Value keys = toCanonical(b, loc, dropInvariantAxis(b, loc, match.keyFactor, match.valueAxis),
+                             keyLayout, 0);
+    Value values = toCanonical(
+        b, loc, dropInvariantAxis(b, loc, match.valueFactor, match.keyAxis), valueLayout, 0);
+    Value queries = toCanonical(b, loc, queryOverKeyAxes(b, match, keyLayout), keyLayout, 0);
+    SmallVector<Value> parts = {queries, keys, values};
+    if (match.decay)
+      parts.push_back(toCanonical(b, loc, dropInvariantAxis(b, loc, match.decay, match.valueAxis),
+                                  keyLayout, 0));
+    SmallVector<Value> sequences = outlineStateFreeValues(b, recurrence, parts);
+
+    b.setInsertionPoint(recurrence);
+    Value logDecays;
+    scf::IfOp positive;
+    if (match.decay) {
+      Value decays = sequences[3];
+      positive = scf::IfOp::create(b, loc, recurrence.getResultTypes(),
+                                   allNonNegative(b, loc, decays), /*withElseRegion=*/true);
+      // The original recurrence runs when a decay is negative.
+      OpBuilder otherwise = OpBuilder::atBlockEnd(positive.elseBlock());
+      func::CallOp::create(otherwise, loc, fallbackReport(recurrence), ValueRange{});
+      recurrence->moveBefore(positive.elseBlock(), positive.elseBlock()->end());
+      otherwise.setInsertionPointToEnd(positive.elseBlock());
+      scf::YieldOp::create(otherwise, loc, recurrence.getResults());
+      b.setInsertionPointToStart(positive.thenBlock());
+      Value logs = math::LogOp::create(b, loc, decays);
+      logDecays = arith::MaximumFOp::create(b, loc, logs, splatLike(b, loc, logs, kMinLogDecay));
+    } else {
+      logDecays = splatLike(b, loc, sequences[1], 0.0);
+    }
+
+    Value init = toCanonical(b, loc, recurrence.getInits()[index], fullLayout, 1);
+    auto chunked = ChunkedOp::create(b, loc, sequences[0], sequences[1], sequences[2], logDecays,
+                                     init, chunkSize);
+    SmallVector<int64_t> allAxes = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+    Value final =
+        fromCanonical(b, loc, chunked.getFinalState(), fullLayout, 1, stateShape, allAxes);
+
+    // The rest of the recurrence, reading the state through its reads.
+    SmallVector<Value> inits, inputs(recurrence.getInputs());
+    for (unsigned i = 0; i < nState; ++i)
+      if (i != index)
+        inits.push_back(recurrence.getInits()[i]);
+    inputs.push_back(chunked.getReads());
+    SmallVector<Type> types;
+    for (auto [i, type] : llvm::enumerate(recurrence.getResultTypes()))
+      if (i != index)
+        types.push_back(type);
+    auto rest = RecurrenceOp::create(b, loc, types, recurrence.getBatch(),
+                                     recurrence.getLength(), inits, inputs);
+    Block &restBody = rest.getBody();
+    IRMapping mapping;
+    for (unsigned i = 0, j = 0; i < nState; ++i)
+      if (i != index)
+        mapping.map(body.getArgument(i), restBody.getArgument(j++));
+    unsigned nInput = recurrence.getInputs().size();
+    for (unsigned i = 0; i < nInput; ++i)
+      mapping.map(body.getArgument(nState + i), restBody.getArgument(nState - 1 + i));
+    Value read = restBody.getArguments().back();
+    OpBuilder r = OpBuilder::atBlockBegin(&restBody);
+    // The state's update is dead here; its old value only needs a stand-in.
+    mapping.map(body.getArgument(index),
+                tensor::EmptyOp::create(r, loc, stateShape, stateType.getElementType()));
+    linalg::GenericOp stateRead = match.read;
+    for (Operation &op : body.without_terminator()) {
+      if (&op == stateRead.getOperation()) {
+        mapping.map(stateRead->getResult(0),
+                    readFromCanonical(r, loc, match, valueLayout, stateShape, read,
+                                      mapping.lookupOrDefault(stateRead.getDpsInits()[0])));
+        continue;
+      }
+      r.clone(op, mapping);
+    }
+    SmallVector<Value> yielded;
+    for (auto [i, operand] : llvm::enumerate(yield.getOperands()))
+      if (i != index)
+        yielded.push_back(mapping.lookupOrDefault(operand));
+    YieldOp::create(r, loc, yielded);
+    IRRewriter rewriter(r);
+    (void)runRegionDCE(rewriter, rest->getRegions());
+
+    SmallVector<Value> results;
+    for (unsigned i = 0, j = 0; i < recurrence.getNumResults(); ++i)
+      results.push_back(i == index ? final : rest.getResult(j++));
+    if (positive) {
+      scf::YieldOp::create(b, loc, results);
+      recurrence->replaceUsesWithIf(positive.getResults(), [&](OpOperand &use) {
+        return !positive->isAncestor(use.getOwner());
+      });
+    } else {
+      recurrence.replaceAllUsesWith(results);
+      recurrence.erase();
+    }
+    return rest;
+  }
+
+  /// The query of the read, over the state's axes without the value axis
+  /// (in state order): the read's query broadcast to the heads it may lack.
+  static Value queryOverKeyAxes(OpBuilder &b, const seqc::MatrixStateMatch &match,
+                                const Layout &layout) {
+    linalg::GenericOp read = match.read;
+    Location loc = read.getLoc();
+    auto stateType = cast<RankedTensorType>(read->getOperand(match.query->getOperandNumber() == 0 ? 1 : 0).getType());
+    AffineMap stateMap = read.getMatchingIndexingMap(
+        read.getDpsInputOperand(match.query->getOperandNumber() == 0 ? 1 : 0));
+    AffineMap queryMap = read.getMatchingIndexingMap(match.query);
+    // Loop of the read -> position among layout.axes.
+    MLIRContext *ctx = b.getContext();
+    SmallVector<AffineExpr> results;
+    for (AffineExpr expr : queryMap.getResults()) {
+      unsigned loop = cast<AffineDimExpr>(expr).getPosition();
+      int64_t position = -1;
+      for (auto [p, axis] : llvm::enumerate(layout.axes))
+        if (stateMap.getDimPosition(axis) == loop)
+          position = p;
+      results.push_back(getAffineDimExpr(position, ctx));
+    }
+    unsigned rank = layout.axes.size();
+    SmallVector<int64_t> shape;
+    for (int64_t axis : layout.axes)
+      shape.push_back(stateType.getDimSize(axis));
+    Value empty = tensor::EmptyOp::create(b, loc, shape, stateType.getElementType());
+    SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, results, ctx),
+                                   AffineMap::getMultiDimIdentityMap(rank, ctx)};
+    SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
+    return linalg::GenericOp::create(
+               b, loc, empty.getType(), ValueRange{match.query->get()}, ValueRange{empty}, maps,
+               iterators,
+               [](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+                 linalg::YieldOp::create(nested, nestedLoc, args[0]);
+               })
+        .getResult(0);
+  }
+
+  /// The read's result from the step's canonical read [H, V]: init + read,
+  /// laid out as the read's output.
+  static Value readFromCanonical(OpBuilder &b, Location loc, const seqc::MatrixStateMatch &match,
+                                 const Layout &valueLayout, ArrayRef<int64_t> stateShape,
+                                 Value canonical, Value init) {
+    linalg::GenericOp read = match.read;
+    OpOperand *stateOperand =
+        read.getDpsInputOperand(match.query->getOperandNumber() == 0 ? 1 : 0);
+    AffineMap stateMap = read.getMatchingIndexingMap(stateOperand);
+    AffineMap outMap = read.getMatchingIndexingMap(read.getDpsInitOperand(0));
+    // [H, V] -> [heads..., V] in valueLayout.order.
+    Value spread = fromCanonical(b, loc, canonical, valueLayout, 0, stateShape,
+                                 valueLayout.order);
+    // The read's loops without its reduction loop, renumbered.
+    unsigned reduction = stateMap.getDimPosition(match.keyAxis);
+    unsigned nLoops = read.getNumLoops();
+    MLIRContext *ctx = b.getContext();
+    auto renumber = [&](unsigned loop) { return loop < reduction ? loop : loop - 1; };
+    SmallVector<AffineExpr> spreadResults, outResults;
+    for (int64_t axis : valueLayout.order)
+      spreadResults.push_back(getAffineDimExpr(renumber(stateMap.getDimPosition(axis)), ctx));
+    for (AffineExpr expr : outMap.getResults())
+      outResults.push_back(
+          getAffineDimExpr(renumber(cast<AffineDimExpr>(expr).getPosition()), ctx));
+    SmallVector<AffineMap> maps = {AffineMap::get(nLoops - 1, 0, spreadResults, ctx),
+                                   AffineMap::get(nLoops - 1, 0, outResults, ctx)};
+    SmallVector<utils::IteratorType> iterators(nLoops - 1, utils::IteratorType::parallel);
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ValueRange{spread}, ValueRange{init}, maps, iterators,
+               [](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+                 Value sum = arith::AddFOp::create(nested, nestedLoc, args[1], args[0]);
+                 linalg::YieldOp::create(nested, nestedLoc, sum);
+               })
+        .getResult(0);
+  }
+
+  /// seqc_chunk_fallback_report(), declared once per module.
+  static func::FuncOp fallbackReport(Operation *inside) {
+    auto module = inside->getParentOfType<ModuleOp>();
+    if (auto existing = module.lookupSymbol<func::FuncOp>(kFallbackReport))
+      return existing;
+    OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
+    auto function = func::FuncOp::create(top, inside->getLoc(), kFallbackReport,
+                                         top.getFunctionType({}, {}));
+    function.setPrivate();
+    return function;
+  }
+
+  /// A tensor shaped as `like` (dynamic sizes included) filled with `value`.
+  static Value splatLike(OpBuilder &b, Location loc, Value like, double value) {
+    auto type = cast<RankedTensorType>(like.getType());
+    Value empty = tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, like),
+                                          type.getElementType());
+    Value scalar = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(value)));
+    return linalg::FillOp::create(b, loc, scalar, empty).getResult(0);
+  }
+
+  /// min over all elements of `decays` >= 0 (false for a NaN).
+  static Value allNonNegative(OpBuilder &b, Location loc, Value decays) {
+    auto type = cast<RankedTensorType>(decays.getType());
+    MLIRContext *ctx = b.getContext();
+    unsigned rank = type.getRank();
+    auto scalarType = RankedTensorType::get({}, type.getElementType());
+    Value inf = arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(std::numeric_limits<float>::infinity()));
+    Value empty = tensor::EmptyOp::create(b, loc, scalarType.getShape(), type.getElementType());
+    Value start = linalg::FillOp::create(b, loc, inf, empty).getResult(0);
+    SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(rank, ctx),
+                                   AffineMap::get(rank, 0, {}, ctx)};
+    SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::reduction);
+    Value smallest =
+        linalg::GenericOp::create(b, loc, scalarType, ValueRange{decays}, ValueRange{start}, maps,
+                                  iterators,
+                                  [](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+                                    Value m = arith::MinimumFOp::create(nested, nestedLoc,
+                                                                        args[1], args[0]);
+                                    linalg::YieldOp::create(nested, nestedLoc, m);
+                                  })
+            .getResult(0);
+    Value scalar = tensor::ExtractOp::create(b, loc, smallest, ValueRange{});
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, scalar, zero);
+  }
+};
+
+} // namespace
+} // namespace mlir::rec

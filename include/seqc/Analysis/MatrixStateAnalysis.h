@@ -1,0 +1,62 @@
+//===- MatrixStateAnalysis.h - Matrix states the chunkwise form takes ----===//
+//
+// Recognises, in a rec.recurrence, a matrix state updated by a decayed outer
+// product and read only through a contraction with a query:
+//
+//   S' = D * S + A * B      A, B broadcasts of step values, D free of states
+//   r  = sum over the key axis of q * S'
+//
+// linear attention (no D), RetNet, Mamba-2 and the mLSTM (D the same for
+// every key of a head), GLA (D per key row). The key axis is the one the
+// read contracts; the value axis the one along which the factor that varies
+// with the key does not vary; every other axis is a head axis. The
+// chunkwise form (rec-to-chunked), --emit forms and its tests read this one
+// match, so the decision and the rewrite cannot disagree.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQC_ANALYSIS_MATRIXSTATEANALYSIS_H
+#define SEQC_ANALYSIS_MATRIXSTATEANALYSIS_H
+
+#include "RecOps.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+#include <string>
+
+namespace seqc {
+
+/// How the decay D varies over a head's state.
+enum class ChunkDecay {
+  None,     // S' = S + A * B (linear attention)
+  PerHead,  // one value per head, every key alike (RetNet, Mamba-2, mLSTM)
+  PerKey,   // one value per key row of a head (GLA)
+};
+
+struct MatrixStateMatch {
+  bool matched = false;
+  /// Why the state is not such a matrix state ("" when it is).
+  std::string whyNot;
+  unsigned state = 0;
+  /// The full-shape factors of the outer product: `keyFactor` varies along
+  /// the key axis, `valueFactor` along the value axis.
+  mlir::Value keyFactor, valueFactor;
+  /// The full-shape decay, or null (ChunkDecay::None).
+  mlir::Value decay;
+  ChunkDecay decayKind = ChunkDecay::None;
+  /// The one contraction that reads the new state, and its query operand.
+  mlir::linalg::GenericOp read;
+  mlir::OpOperand *query = nullptr;
+  /// Axes of the state.
+  int64_t keyAxis = -1, valueAxis = -1;
+  llvm::SmallVector<int64_t> headAxes;
+
+  /// "decayed outer product, decay per head; key axis 1, value axis 2".
+  std::string describe() const;
+};
+
+/// The match for state `index` of `op`.
+MatrixStateMatch matchMatrixState(mlir::rec::RecurrenceOp op, unsigned index);
+
+} // namespace seqc
+
+#endif // SEQC_ANALYSIS_MATRIXSTATEANALYSIS_H

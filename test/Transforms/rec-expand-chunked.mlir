@@ -1,0 +1,53 @@
+// RUN: seq-opt %s --rec-expand-chunked --canonicalize --cse | FileCheck %s
+
+// The sequences are zero-padded to whole chunks (16 steps) and viewed as
+// [B, T/16, 16, H, X]; a recurrence over the chunks carries the [H, K, V]
+// state. Each chunk: the cumulative log decays b (causal sum), the scores
+// A[h, i, j] = sum_k q[i,h,k] k[j,h,k] exp(b[i,h,k] - b[j,h,k]) for j <= i,
+// the reads A v + (q exp(b)) S, and the state exp(b[15]) S + sum_j k[j]
+// exp(b[15] - b[j]) v[j]^T. The reads are trimmed back to T steps.
+// The loops of each contraction put the reduction outside a parallel loop
+// over contiguous elements (the causal sum's loops are (i, j, h, k)).
+// CHECK-DAG: #[[$J_H_K:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>
+// CHECK-DAG: #[[$I_H_K:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
+// CHECK-DAG: #[[$H_I_J:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-DAG: #[[$Q_IN_SCORES:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d0, d3)>
+// CHECK-DAG: #[[$K_IN_SCORES:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d0, d3)>
+// CHECK-LABEL: func.func @chunked
+//  CHECK-SAME: (%[[Q:[^:]*]]: tensor<?x?x2x8xf32>, %[[K:[^:]*]]: tensor<?x?x2x8xf32>, %[[V:[^:]*]]: tensor<?x?x2x4xf32>, %[[G:[^:]*]]: tensor<?x?x2x8xf32>, %[[S0:[^:]*]]: tensor<?x2x8x4xf32>)
+//       CHECK: %[[B:.*]] = tensor.dim %[[K]], %c0
+//       CHECK: %[[T:.*]] = tensor.dim %[[K]], %c1
+//       CHECK: %[[CHUNKS:.*]] = arith.ceildivui %[[T]], %c16
+//       CHECK: %[[PADDED:.*]] = arith.muli %[[CHUNKS]], %c16
+//       CHECK: %[[EMPTY:.*]] = tensor.empty(%[[B]], %[[PADDED]]) : tensor<?x?x2x8xf32>
+//       CHECK: %[[ZEROS:.*]] = linalg.fill ins(%cst : f32) outs(%[[EMPTY]]
+//       CHECK: %[[QP:.*]] = tensor.insert_slice %[[Q]] into %[[ZEROS]][0, 0, 0, 0] [%[[B]], %[[T]], 2, 8]
+//       CHECK: %[[QC:.*]] = tensor.expand_shape %[[QP]] {{\[}}[0], [1, 2], [3], [4]] output_shape [%[[B]], %[[CHUNKS]], 16, 2, 8]
+//       CHECK: %[[OUT:.*]]:2 = rec.recurrence batch %[[B]] length %[[CHUNKS]] inits(%[[S0]] : tensor<?x2x8x4xf32>)
+//  CHECK-SAME:   -> (tensor<?x2x8x4xf32>, tensor<?x?x16x2x4xf32>)
+//       CHECK: ^bb0(%[[S:[^:]*]]: tensor<2x8x4xf32>, %[[QT:[^:]*]]: tensor<16x2x8xf32>, %[[KT:[^:]*]]: tensor<16x2x8xf32>, %[[VT:[^:]*]]: tensor<16x2x4xf32>, %[[GT:[^:]*]]: tensor<16x2x8xf32>):
+//       CHECK:   %[[CUM:.*]] = linalg.generic {indexing_maps = [#[[$J_H_K]], #[[$I_H_K]]], iterator_types = ["parallel", "reduction", "parallel", "parallel"]} ins(%[[GT]]
+//       CHECK:     %[[I:.*]] = linalg.index 0
+//       CHECK:     %[[J:.*]] = linalg.index 1
+//       CHECK:     arith.cmpi ule, %[[J]], %[[I]]
+//       CHECK:   %[[LAST:.*]] = tensor.extract_slice %[[CUM]][15, 0, 0] [1, 2, 8] [1, 1, 1] : tensor<16x2x8xf32> to tensor<2x8xf32>
+//       CHECK:   %[[SCORES:.*]] = linalg.generic {indexing_maps = [#[[$Q_IN_SCORES]], #[[$K_IN_SCORES]], #[[$Q_IN_SCORES]], #[[$K_IN_SCORES]], #[[$H_I_J]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[QT]], %[[KT]], %[[CUM]], %[[CUM]] : {{.*}}) outs(%{{.*}} : tensor<2x16x16xf32>)
+//       CHECK:     arith.subf
+//       CHECK:     math.exp
+//       CHECK:     arith.cmpi ule
+//       CHECK:   %[[INSIDE:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[SCORES]], %[[VT]] : {{.*}}) outs(%{{.*}} : tensor<16x2x4xf32>)
+//       CHECK:   %[[READS:.*]] = linalg.generic {{.*}} ins(%[[QT]], %[[CUM]], %[[S]] : {{.*}}) outs(%[[INSIDE]] : tensor<16x2x4xf32>)
+//       CHECK:     math.exp
+//       CHECK:   %[[DECAYED:.*]] = linalg.generic {{.*}} ins(%[[LAST]], %[[S]] : {{.*}}) outs(%{{.*}} : tensor<2x8x4xf32>)
+//       CHECK:   %[[NEXT:.*]] = linalg.generic {{.*}} ins(%[[KT]], %[[VT]], %[[LAST]], %[[CUM]] : {{.*}}) outs(%[[DECAYED]] : tensor<2x8x4xf32>)
+//       CHECK:   rec.yield %[[NEXT]], %[[READS]]
+//       CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[OUT]]#1 {{\[}}[0], [1, 2], [3], [4]]
+//       CHECK: %[[TRIMMED:.*]] = tensor.extract_slice %[[FLAT]][0, 0, 0, 0] [%[[B]], %[[T]], 2, 4]
+//       CHECK: return %[[TRIMMED]], %[[OUT]]#0
+func.func @chunked(%q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>,
+                   %g: tensor<?x?x2x8xf32>, %s0: tensor<?x2x8x4xf32>)
+    -> (tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>) {
+  %r, %sT = rec.chunked %q, %k, %v, log_decays %g, init %s0 {chunk_size = 16 : i64}
+      : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
+  return %r, %sT : tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
+}
