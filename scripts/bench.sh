@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # make bench: the kernels against hand-written C++ (bench/bench_kernels.cpp),
-# the Newton form against the sequential form (bench/bench_newton.cpp), then
-# seqc's compile time for every example. Figures go to stdout as
+# the Newton form against the sequential form (bench/bench_newton.cpp), GLA's
+# chunk form against its sequential form and a hand-written loop
+# (bench/bench_chunk.cpp), then seqc's compile time for every example. Figures go to stdout as
 # Markdown; docs/benchmarks.md records a run with the machine named.
 set -euo pipefail
 build=${1:-build}
-ninja -C "$build" seqc seqc-bench seqc-bench-newton >/dev/null
+ninja -C "$build" seqc seqc-bench seqc-bench-newton seqc-bench-chunk >/dev/null
 echo "# seqc benchmarks, $(date -u +%Y-%m-%d)"
 echo
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores online"
@@ -13,6 +14,8 @@ echo
 "$build/bench/seqc-bench"
 echo
 "$build/bench/seqc-bench-newton"
+echo
+"$build/bench/seqc-bench-chunk"
 echo
 echo "### seqc compile time per example (--emit obj, best of 3)"
 echo

@@ -101,12 +101,15 @@ func.func @sum(%x: memref<?xf32>, %r: memref<f32>) {
 
 // Left alone: a reduction that keeps a parallel loop (one thread per output
 // element serves it), a fold the combiner does not end (the accumulator
-// used twice), and work already inside a parallel loop.
+// used twice), and work already inside a parallel loop or a forall (both
+// become kernels, where the reduction is one thread's loop).
 // CHECK-LABEL: func.func @not_full_reductions
 //   CHECK-NOT: gpu.launch
 //       CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
 //       CHECK: linalg.generic {{.*}}iterator_types = ["reduction"]
 //       CHECK: scf.parallel
+//       CHECK:   linalg.generic {{.*}}iterator_types = ["reduction"]
+//       CHECK: scf.forall
 //       CHECK:   linalg.generic {{.*}}iterator_types = ["reduction"]
 #m = affine_map<(i, j) -> (i, j)>
 #row = affine_map<(i, j) -> (i)>
@@ -137,6 +140,14 @@ func.func @not_full_reductions(%x: memref<?x?xf32>, %rows: memref<?xf32>, %v: me
       linalg.yield %y : f32
     }
     scf.reduce
+  }
+  scf.forall (%i) in (%n) {
+    linalg.generic {indexing_maps = [#v, #s], iterator_types = ["reduction"]}
+        ins(%v : memref<?xf32>) outs(%r : memref<f32>) {
+    ^bb0(%a: f32, %acc: f32):
+      %y = arith.addf %a, %acc : f32
+      linalg.yield %y : f32
+    }
   }
   return
 }

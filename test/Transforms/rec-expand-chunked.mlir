@@ -3,7 +3,9 @@
 // The sequences are zero-padded to whole chunks (16 steps) and viewed as
 // [B, T/16, 16, H, X]; a recurrence over the chunks carries the [H, K, V]
 // state. Each chunk: the cumulative log decays b (causal sum), the scores
-// A[h, i, j] = sum_k q[i,h,k] k[j,h,k] exp(b[i,h,k] - b[j,h,k]) for j <= i,
+// A[h, i, j] = sum_k q[i,h,k] k[j,h,k] exp(b[i,h,k] - b[j,h,k]) for j <= i
+// (factorised as (q exp(b)) (k exp(-b))^T when no key's total log decay
+// b[15] is below -40, exact otherwise),
 // the reads A v + (q exp(b)) S, and the state exp(b[15]) S + sum_j k[j]
 // exp(b[15] - b[j]) v[j]^T. The reads are trimmed back to T steps.
 // The loops of each contraction put the reduction outside a parallel loop
@@ -20,7 +22,7 @@
 //       CHECK: %[[CHUNKS:.*]] = arith.ceildivui %[[T]], %c16
 //       CHECK: %[[PADDED:.*]] = arith.muli %[[CHUNKS]], %c16
 //       CHECK: %[[EMPTY:.*]] = tensor.empty(%[[B]], %[[PADDED]]) : tensor<?x?x2x8xf32>
-//       CHECK: %[[ZEROS:.*]] = linalg.fill ins(%cst : f32) outs(%[[EMPTY]]
+//       CHECK: %[[ZEROS:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[EMPTY]]
 //       CHECK: %[[QP:.*]] = tensor.insert_slice %[[Q]] into %[[ZEROS]][0, 0, 0, 0] [%[[B]], %[[T]], 2, 8]
 //       CHECK: %[[QC:.*]] = tensor.expand_shape %[[QP]] {{\[}}[0], [1, 2], [3], [4]] output_shape [%[[B]], %[[CHUNKS]], 16, 2, 8]
 //       CHECK: %[[OUT:.*]]:2 = rec.recurrence batch %[[B]] length %[[CHUNKS]] inits(%[[S0]] : tensor<?x2x8x4xf32>)
@@ -31,10 +33,26 @@
 //       CHECK:     %[[J:.*]] = linalg.index 1
 //       CHECK:     arith.cmpi ule, %[[J]], %[[I]]
 //       CHECK:   %[[LAST:.*]] = tensor.extract_slice %[[CUM]][15, 0, 0] [1, 2, 8] [1, 1, 1] : tensor<16x2x8xf32> to tensor<2x8xf32>
-//       CHECK:   %[[SCORES:.*]] = linalg.generic {indexing_maps = [#[[$Q_IN_SCORES]], #[[$K_IN_SCORES]], #[[$Q_IN_SCORES]], #[[$K_IN_SCORES]], #[[$H_I_J]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[QT]], %[[KT]], %[[CUM]], %[[CUM]] : {{.*}}) outs(%{{.*}} : tensor<2x16x16xf32>)
-//       CHECK:     arith.subf
-//       CHECK:     math.exp
-//       CHECK:     arith.cmpi ule
+//       CHECK:   %[[SMALLEST:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]} ins(%[[LAST]]
+//       CHECK:   %[[TOTAL:.*]] = tensor.extract %[[SMALLEST]][]
+//       CHECK:   %[[MILD:.*]] = arith.cmpf oge, %[[TOTAL]], %{{.*}} : f32
+//       CHECK:   %[[SCORES:.*]] = scf.if %[[MILD]] -> (tensor<2x16x16xf32>) {
+//       CHECK:     %[[QS:.*]] = linalg.generic {{.*}} ins(%[[QT]], %[[CUM]]
+//       CHECK:       math.exp
+//       CHECK:     %[[KS:.*]] = linalg.generic {{.*}} ins(%[[KT]], %[[CUM]]
+//       CHECK:       arith.negf
+//       CHECK:       math.exp
+//       CHECK:     %[[RAW:.*]] = linalg.generic {indexing_maps = [#[[$Q_IN_SCORES]], #[[$K_IN_SCORES]], #[[$H_I_J]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[QS]], %[[KS]]
+//   CHECK-NOT:       math.exp
+//       CHECK:     %[[MASKED:.*]] = linalg.generic {{.*}} ins(%[[RAW]]
+//       CHECK:       arith.cmpi ule
+//       CHECK:     scf.yield %[[MASKED]]
+//       CHECK:   } else {
+//       CHECK:     %[[EXACT:.*]] = linalg.generic {indexing_maps = [#[[$Q_IN_SCORES]], #[[$K_IN_SCORES]], #[[$Q_IN_SCORES]], #[[$K_IN_SCORES]], #[[$H_I_J]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[QT]], %[[KT]], %[[CUM]], %[[CUM]] : {{.*}}) outs(%{{.*}} : tensor<2x16x16xf32>)
+//       CHECK:       arith.subf
+//       CHECK:       math.exp
+//       CHECK:       arith.cmpi ule
+//       CHECK:     scf.yield %[[EXACT]]
 //       CHECK:   %[[INSIDE:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[SCORES]], %[[VT]] : {{.*}}) outs(%{{.*}} : tensor<16x2x4xf32>)
 //       CHECK:   %[[READS:.*]] = linalg.generic {{.*}} ins(%[[QT]], %[[CUM]], %[[S]] : {{.*}}) outs(%[[INSIDE]] : tensor<16x2x4xf32>)
 //       CHECK:     math.exp

@@ -81,13 +81,16 @@ def RecExpandChunked : Pass<"rec-expand-chunked", "::mlir::ModuleOp"> {
     Each `rec.chunked` becomes, on tensors: its sequences padded with
     identity steps to whole chunks and viewed as [B, T/C, C, ...]; a
     `rec.recurrence` over the chunks whose step computes, with
-    `linalg.generic` contractions, the chunk's cumulative log decays, the
-    masked decayed scores Q K^T, the reads (scores times values plus the
+    `linalg.generic` contractions, the chunk's cumulative log decays b, the
+    masked decayed scores Q K^T (factorised as (Q exp(b)) (K exp(-b))^T when
+    no key's total log decay in the chunk is below -40, exact with one exp
+    per (i, j, key) otherwise), the reads (scores times values plus the
     queries times the entering state) and the state leaving the chunk; and
     the reads trimmed back to T steps.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
-                           "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
+                           "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def RecToScan : Pass<"rec-to-scan", "::mlir::rec::ModelOp"> {

@@ -8,6 +8,7 @@
 //
 //   b[i]   = sum_{j <= i} g[j]                      (log decays, per key)
 //   A[i,j] = sum_k q[i,k] k[j,k] exp(b[i,k] - b[j,k])   for j <= i, else 0
+//            (as (q exp(b)) (k exp(-b))^T when the chunk's decays are mild)
 //   r[i]   = sum_j A[i,j] v[j] + sum_k q[i,k] exp(b[i,k]) S[k]
 //   S'     = exp(b[C-1]) S + sum_j k[j] exp(b[C-1] - b[j]) v[j]^T
 //
@@ -19,10 +20,12 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Passes.h"
+#include "ScalarReductions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::rec {
@@ -72,6 +75,11 @@ Value contraction(OpBuilder &b, Location loc, ValueRange inputs, Value init,
              })
       .getResult(0);
 }
+
+/// The largest magnitude of a chunk's total log decay for which the scores
+/// are computed factorised: exp(40) ~ 2e17 leaves room for q and k up to
+/// about 1e10 before a product overflows.
+constexpr double kFactorisedLimit = 40.0;
 
 /// select(j <= i, value, 0) for loops i and j of the enclosing generic.
 Value causal(OpBuilder &b, Location loc, unsigned i, unsigned j, Value value) {
@@ -153,14 +161,54 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
         ArrayRef<OpFoldResult>{s.getIndexAttr(C - 1), s.getIndexAttr(0), s.getIndexAttr(0)},
         ArrayRef<OpFoldResult>{s.getIndexAttr(1), s.getIndexAttr(H), s.getIndexAttr(K)},
         ArrayRef<OpFoldResult>{s.getIndexAttr(1), s.getIndexAttr(1), s.getIndexAttr(1)});
-    // A[h, i, j]; loops (h, i, j, k).
-    Value scores = contraction(
-        s, loc, {q, k, cumulative, cumulative}, zeroFilled(s, loc, {H, C, C}),
-        {{1, 0, 3}, {2, 0, 3}, {1, 0, 3}, {2, 0, 3}}, {0, 1, 2}, 4, {3},
-        [&](OpBuilder &n, Location l, ValueRange in, Value out) {
-          Value decay = expOf(n, l, arith::SubFOp::create(n, l, in[2], in[3]));
-          return add(n, l, out, causal(n, l, 1, 2, mul(n, l, mul(n, l, in[0], in[1]), decay)));
-        });
+    // A[h, i, j]: when the chunk's decays are mild (every key's total log
+    // decay b[C-1] >= -kFactorisedLimit), as (q exp(b)) (k exp(-b))^T:
+    // exp(-b[j]) <= exp(kFactorisedLimit) cannot overflow, the products
+    // are as precise as the exact form's, and it takes 2 C exps per key
+    // instead of C^2. Otherwise the exact form, one exp per (i, j, key).
+    Value mildest = minimumOfAll(s, loc, last);
+    Value mild = arith::CmpFOp::create(
+        s, loc, arith::CmpFPredicate::OGE, mildest,
+        arith::ConstantOp::create(s, loc, s.getF32FloatAttr(-kFactorisedLimit)));
+    auto scoresType = RankedTensorType::get({H, C, C}, s.getF32Type());
+    auto choice = scf::IfOp::create(s, loc, TypeRange{scoresType}, mild, /*withElseRegion=*/true);
+    {
+      OpBuilder f = OpBuilder::atBlockBegin(choice.thenBlock());
+      auto scaled = [&](Value x, bool negate) {
+        return contraction(f, loc, {x, cumulative}, zeroFilled(f, loc, {C, H, K}),
+                           {{0, 1, 2}, {0, 1, 2}}, {0, 1, 2}, 3, {},
+                           [&](OpBuilder &n, Location l, ValueRange in, Value) {
+                             Value e = negate ? Value(arith::NegFOp::create(n, l, in[1])) : in[1];
+                             return mul(n, l, in[0], expOf(n, l, e));
+                           });
+      };
+      Value qs = scaled(q, false), ks = scaled(k, true);
+      // loops (h, i, j, k)
+      Value raw = contraction(f, loc, {qs, ks}, zeroFilled(f, loc, {H, C, C}),
+                              {{1, 0, 3}, {2, 0, 3}}, {0, 1, 2}, 4, {3},
+                              [&](OpBuilder &n, Location l, ValueRange in, Value out) {
+                                return add(n, l, out, mul(n, l, in[0], in[1]));
+                              });
+      Value masked = contraction(f, loc, {raw}, zeroFilled(f, loc, {H, C, C}), {{0, 1, 2}},
+                                 {0, 1, 2}, 3, {},
+                                 [&](OpBuilder &n, Location l, ValueRange in, Value) {
+                                   return causal(n, l, 1, 2, in[0]);
+                                 });
+      scf::YieldOp::create(f, loc, masked);
+    }
+    {
+      OpBuilder e = OpBuilder::atBlockBegin(choice.elseBlock());
+      // loops (h, i, j, k)
+      Value exact = contraction(
+          e, loc, {q, k, cumulative, cumulative}, zeroFilled(e, loc, {H, C, C}),
+          {{1, 0, 3}, {2, 0, 3}, {1, 0, 3}, {2, 0, 3}}, {0, 1, 2}, 4, {3},
+          [&](OpBuilder &n, Location l, ValueRange in, Value out) {
+            Value decay = expOf(n, l, arith::SubFOp::create(n, l, in[2], in[3]));
+            return add(n, l, out, causal(n, l, 1, 2, mul(n, l, mul(n, l, in[0], in[1]), decay)));
+          });
+      scf::YieldOp::create(e, loc, exact);
+    }
+    Value scores = choice.getResult(0);
     // Inside the chunk: r[i, h, v] = sum_j A[h, i, j] v[j, h, v]; loops (i, h, j, v).
     Value inside = contraction(s, loc, {scores, v}, zeroFilled(s, loc, {C, H, V}),
                                {{1, 0, 2}, {2, 1, 3}}, {0, 1, 3}, 4, {2},

@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Passes.h"
+#include "ScalarReductions.h"
 #include "StepOutlining.h"
 
 #include "seqc/Analysis/MatrixStateAnalysis.h"
@@ -421,29 +422,9 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
 
   /// min over all elements of `decays` >= 0 (false for a NaN).
   static Value allNonNegative(OpBuilder &b, Location loc, Value decays) {
-    auto type = cast<RankedTensorType>(decays.getType());
-    MLIRContext *ctx = b.getContext();
-    unsigned rank = type.getRank();
-    auto scalarType = RankedTensorType::get({}, type.getElementType());
-    Value inf = arith::ConstantOp::create(
-        b, loc, b.getF32FloatAttr(std::numeric_limits<float>::infinity()));
-    Value empty = tensor::EmptyOp::create(b, loc, scalarType.getShape(), type.getElementType());
-    Value start = linalg::FillOp::create(b, loc, inf, empty).getResult(0);
-    SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(rank, ctx),
-                                   AffineMap::get(rank, 0, {}, ctx)};
-    SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::reduction);
-    Value smallest =
-        linalg::GenericOp::create(b, loc, scalarType, ValueRange{decays}, ValueRange{start}, maps,
-                                  iterators,
-                                  [](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-                                    Value m = arith::MinimumFOp::create(nested, nestedLoc,
-                                                                        args[1], args[0]);
-                                    linalg::YieldOp::create(nested, nestedLoc, m);
-                                  })
-            .getResult(0);
-    Value scalar = tensor::ExtractOp::create(b, loc, smallest, ValueRange{});
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, scalar, zero);
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE,
+                                 minimumOfAll(b, loc, decays), zero);
   }
 };
 

@@ -128,7 +128,10 @@ struct ConvertReductionsToGPUPass
     }
     SmallVector<FullReduction> reductions;
     getOperation().walk([&](linalg::GenericOp op) {
-      if (op->getParentOfType<scf::ParallelOp>() || op->getParentOfType<gpu::LaunchOp>())
+      // Inside parallel work (a forall becomes a kernel too) the reduction
+      // is one thread's loop.
+      if (op->getParentOfType<scf::ParallelOp>() || op->getParentOfType<scf::ForallOp>() ||
+          op->getParentOfType<gpu::LaunchOp>())
         return;
       if (std::optional<FullReduction> reduction = matchFullReduction(op))
         reductions.push_back(*reduction);
