@@ -104,8 +104,9 @@ SEQC_NUM_THREADS caps their threads. A scan splits over batch rows and
 channel blocks, and over time only where the runtime's cost model, from the
 streaming bandwidth it measures once per process, says that pays;
 SEQC_SCAN_SPLIT=none|phases[:N]|chained[:N] forces a choice, SEQC_BANDWIDTH=
-ONE,ALL (GB/s) skips the measurement, SEQC_VERBOSE=1 prints each choice and
-each Newton solve's iterations (seqc check -v sets it).
+ONE,ALL (GB/s) skips the measurement, SEQC_VERBOSE=1 prints each choice,
+each Newton solve's iterations, and each chunk-form fallback to the
+sequential loop (a negative decay) (seqc check -v sets it).
 Kernels keep freed buffers of 1 MiB or more for their next call, up to
 SEQC_CACHE_MB (default 256; 0 keeps none). M_forward_cuda returns the same
 codes, 3 when device memory runs out, and 4 when a CUDA driver call fails
@@ -117,7 +118,8 @@ diagonal or block-diagonal Jacobian it compiles the Newton form too, and a
 call runs it when T >= 4096 and there are at least 32 threads per batch row
 (for the GPU: T >= 256 and 32 resident GPU threads per row; sequential
 otherwise; a dense Jacobian stays sequential); -v says which. The Newton form
-runs the recurrence sequentially when it has not converged.
+runs the recurrence sequentially when it has not converged. --form auto does
+not take the chunk form yet (it is not yet faster than the sequential one).
 `seqc check` also checks the ABI's behaviours (error codes,
 T = 0, NULL initial and final states, two calls equal to one).
 )";
