@@ -164,6 +164,9 @@ MatrixStateMatch matchMatrixState(rec::RecurrenceOp op, unsigned index) {
   if (!stateMap.isProjectedPermutation() || stateMap.getNumResults() != rank ||
       read.getNumLoops() != rank)
     return fail("the read indexes the state other than by its axes");
+  if (!read.getMatchingIndexingMap(query).isProjectedPermutation() ||
+      !read.getMatchingIndexingMap(read.getDpsInitOperand(0)).isProjectedPermutation())
+    return fail("the read indexes its query or result other than by loop axes");
   unsigned reductionLoop = 0;
   for (auto [loop, iterator] : llvm::enumerate(read.getIteratorTypesArray()))
     if (iterator == utils::IteratorType::reduction)

@@ -325,15 +325,21 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
     return rest;
   }
 
+  /// The read's operand that is the new state (the other one is the query).
+  static OpOperand *stateOperandOf(const seqc::MatrixStateMatch &match) {
+    linalg::GenericOp read = match.read;
+    return read.getDpsInputOperand(match.query->getOperandNumber() == 0 ? 1 : 0);
+  }
+
   /// The query of the read, over the state's axes without the value axis
   /// (in state order): the read's query broadcast to the heads it may lack.
   static Value queryOverKeyAxes(OpBuilder &b, const seqc::MatrixStateMatch &match,
                                 const Layout &layout) {
     linalg::GenericOp read = match.read;
     Location loc = read.getLoc();
-    auto stateType = cast<RankedTensorType>(read->getOperand(match.query->getOperandNumber() == 0 ? 1 : 0).getType());
-    AffineMap stateMap = read.getMatchingIndexingMap(
-        read.getDpsInputOperand(match.query->getOperandNumber() == 0 ? 1 : 0));
+    OpOperand *stateOperand = stateOperandOf(match);
+    auto stateType = cast<RankedTensorType>(stateOperand->get().getType());
+    AffineMap stateMap = read.getMatchingIndexingMap(stateOperand);
     AffineMap queryMap = read.getMatchingIndexingMap(match.query);
     // Loop of the read -> position among layout.axes.
     MLIRContext *ctx = b.getContext();
@@ -369,9 +375,7 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
                                  const Layout &valueLayout, ArrayRef<int64_t> stateShape,
                                  Value canonical, Value init) {
     linalg::GenericOp read = match.read;
-    OpOperand *stateOperand =
-        read.getDpsInputOperand(match.query->getOperandNumber() == 0 ? 1 : 0);
-    AffineMap stateMap = read.getMatchingIndexingMap(stateOperand);
+    AffineMap stateMap = read.getMatchingIndexingMap(stateOperandOf(match));
     AffineMap outMap = read.getMatchingIndexingMap(read.getDpsInitOperand(0));
     // [H, V] -> [heads..., V] in valueLayout.order.
     Value spread = fromCanonical(b, loc, canonical, valueLayout, 0, stateShape,
