@@ -12,6 +12,7 @@
 #include "seqc/Conversion/Passes.h"
 
 #include "../RecToCPU/LoweringUtils.h"
+#include "ElementPointer.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
@@ -141,18 +142,8 @@ void readThroughLauncher(IRRewriter &rewriter, memref::LoadOp load) {
     function.setPrivate();
   }
   rewriter.setInsertionPoint(load);
-  Value memref = load.getMemRef();
-  auto metadata = memref::ExtractStridedMetadataOp::create(rewriter, loc, memref);
-  Value element = metadata.getOffset();
-  for (auto [index, stride] : llvm::zip(load.getIndices(), metadata.getStrides()))
-    element = arith::AddIOp::create(rewriter, loc, element,
-                                    arith::MulIOp::create(rewriter, loc, index, stride));
-  Value base = memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, memref);
-  Value address = arith::AddIOp::create(
-      rewriter, loc, base,
-      arith::MulIOp::create(rewriter, loc, element, indexConstant(rewriter, loc, 4)));
-  Value address64 = arith::IndexCastUIOp::create(rewriter, loc, rewriter.getI64Type(), address);
-  Value devicePointer = LLVM::IntToPtrOp::create(rewriter, loc, pointer, address64);
+  Value devicePointer =
+      seqc::f32ElementPointer(rewriter, loc, load.getMemRef(), load.getIndices());
   rewriter.replaceOpWithNewOp<func::CallOp>(load, function, ValueRange{devicePointer});
 }
 

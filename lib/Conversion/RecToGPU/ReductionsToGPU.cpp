@@ -17,6 +17,7 @@
 #include "seqc/Conversion/Passes.h"
 
 #include "../RecToCPU/LoweringUtils.h"
+#include "ElementPointer.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -85,13 +86,7 @@ void foldAtomically(OpBuilder &b, Location loc, const FullReduction &reduction, 
   linalg::GenericOp op = reduction.op;
   Value output = op.getDpsInitOperand(0)->get();
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, output);
-  Value address = arith::AddIOp::create(
-      b, loc, memref::ExtractAlignedPointerAsIndexOp::create(b, loc, output),
-      arith::MulIOp::create(b, loc, metadata.getOffset(), indexConstant(b, loc, 4)));
-  Value address64 = arith::IndexCastUIOp::create(b, loc, b.getI64Type(), address);
-  Value pointer =
-      LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()), address64);
+  Value pointer = seqc::f32ElementPointer(b, loc, output, ValueRange{});
   Value firstSeen = LLVM::LoadOp::create(b, loc, i32, pointer);
   auto retry = scf::WhileOp::create(b, loc, TypeRange{i32}, ValueRange{firstSeen});
   {
