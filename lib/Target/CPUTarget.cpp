@@ -12,6 +12,7 @@
 
 #include "Passes.h"
 #include "RecOps.h"
+#include "seqc/Analysis/AttentionAnalysis.h"
 #include "seqc/Analysis/MatrixStateAnalysis.h"
 #include "seqc/Analysis/RecurrenceAnalysis.h"
 #include "seqc/Analysis/StepJacobian.h"
@@ -156,7 +157,8 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
       // --form chunk: the matrix states the chunkwise form takes; the rest
       // of the cell is scanned where it can be once they have left.
       SmallVector<MatrixStateMatch> chunked;
-      bool restScannable = !analysis.hasImplicitState();
+      unsigned chunkedAttentions = 0;
+      bool restScannable = true;
       std::string whyNotChunked;
       if (form == Form::Chunk) {
         for (unsigned i = 0; i < op.getNumStates(); ++i) {
@@ -165,14 +167,21 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
             chunked.push_back(match);
             continue;
           }
-          if (whyNotChunked.empty())
-            whyNotChunked = "state '" + analysis.getStates()[i].name + "': " + match.whyNot;
+          whyNotChunked += (whyNotChunked.empty() ? "" : "; ") + ("state '" +
+                           analysis.getStates()[i].name + "': " + match.whyNot);
           restScannable &= analysis.getStates()[i].kind == StateKind::ElementwiseAffine;
         }
-        if (chunked.empty() && hasWork && !failedHere) {
-          std::string why = analysis.hasImplicitState()
-                                ? "its step holds attention, whose chunked kernel is not built yet"
-                                : whyNotChunked;
+        for (auto attention : op.getBody().getOps<rec::AttentionOp>()) {
+          AttentionMatch match = matchAttention(attention);
+          if (match.matched) {
+            ++chunkedAttentions;
+            continue;
+          }
+          restScannable = false;
+          whyNotChunked += (whyNotChunked.empty() ? "" : "; ") + match.whyNot;
+        }
+        if (chunked.empty() && chunkedAttentions == 0 && hasWork && !failedHere) {
+          std::string why = whyNotChunked;
           model.emitError() << "model '" << model.getSymName()
                             << "' cannot take the chunk form: " << why;
           failedHere = true;
@@ -227,9 +236,18 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
         }
         report.push_back(entry);
       }
-      if (analysis.hasImplicitState())
+      if (form == Form::Chunk) {
+        for (auto attention : op.getBody().getOps<rec::AttentionOp>()) {
+          AttentionMatch match = matchAttention(attention);
+          report.push_back({model.getSymName().str(), "(attention history)",
+                            match.matched ? "chunk" : "sequential",
+                            match.matched ? match.describe(attention, options.chunkSize)
+                                          : match.whyNot});
+        }
+      } else if (analysis.hasImplicitState()) {
         report.push_back({model.getSymName().str(), "(attention history)", "sequential",
-                          "the chunked attention kernel is not built yet"});
+                          "the attention kernel runs step by step (--form chunk chunks it)"});
+      }
     });
     if (failedHere)
       return failure();

@@ -380,6 +380,9 @@ void prepareContext(mlir::MLIRContext &context) {
   registry.insert<mlir::rec::RecDialect>();
   context.appendDialectRegistry(registry);
   context.loadAllAvailableDialects();
+  // A diagnostic points at the model's source; a dump of the IR it was
+  // emitted on (MLIR's default) means nothing to the model's author.
+  context.printOpOnDiagnostic(false);
 }
 
 Form formOf(const std::string &name) {

@@ -564,6 +564,46 @@ LogicalResult ChunkedOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// ChunkedAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ChunkedAttentionOp::verify() {
+  auto queries = cast<RankedTensorType>(getQueries().getType());
+  auto keys = cast<RankedTensorType>(getKeys().getType());
+  auto values = cast<RankedTensorType>(getValues().getType());
+  if (keys.getRank() != 4 || values.getRank() != 4)
+    return emitOpError() << "needs rank-4 keys and values ([B, T, H, K], [B, T, H, V]), got "
+                         << keys << " and " << values;
+  for (RankedTensorType type : {queries, keys, values})
+    if (!type.getElementType().isF32())
+      return emitOpError() << "needs f32 operands, got " << type;
+  if (queries.getRank() == 2) {
+    if (queries.getShape() != keys.getShape().drop_front(2))
+      return emitOpError() << "needs a fixed query [H, K] matching the keys, got " << queries
+                           << " and " << keys;
+  } else if (queries != keys) {
+    return emitOpError() << "needs queries typed as the keys or one fixed query [H, K], got "
+                         << queries << " and " << keys;
+  }
+  auto agree = [](int64_t a, int64_t b) {
+    return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+  };
+  for (unsigned d = 0; d < 3; ++d)
+    if (!agree(keys.getDimSize(d), values.getDimSize(d)))
+      return emitOpError() << "needs keys and values whose batch, length and heads agree, got "
+                           << keys << " and " << values;
+  if (ShapedType::isDynamic(keys.getDimSize(2)) || ShapedType::isDynamic(keys.getDimSize(3)) ||
+      ShapedType::isDynamic(values.getDimSize(3)))
+    return emitOpError() << "needs static heads, key and value sizes";
+  if (!std::isfinite(getScale().convertToDouble()))
+    return emitOpError() << "needs a finite scale";
+  auto window = static_cast<int64_t>(getWindow());
+  if (window < 0)
+    return emitOpError() << "needs window >= 0 (0 = unbounded), got " << window;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // AttentionOp
 //===----------------------------------------------------------------------===//
 

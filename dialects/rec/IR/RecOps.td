@@ -415,4 +415,56 @@ def Rec_ChunkedOp : Rec_Op<"chunked", [Pure,
   let hasVerifier = 1;
 }
 
+def Rec_ChunkedAttentionOp : Rec_Op<"chunked_attention", [Pure,
+    AllTypesMatch<["values", "outputs"]>]> {
+  let summary = "causal softmax attention over whole sequences, in chunks of time";
+  let description = [{
+    For every batch row b and head h,
+    o[t] = sum over i <= t, i > t - window of softmax_i(scale * q[t] . k[i]) v[i]
+    (`window = 0`: unbounded), the meaning of `rec.attention` for all steps
+    at once. `keys` are `tensor<B x T x H x K>`, `values` and the result
+    `tensor<B x T x H x V>`; `queries` are either per step (typed as
+    `keys`) or one fixed query per head, `tensor<H x K>` (a learned query),
+    for which the attention is a prefix scan over (running max,
+    normaliser, weighted sum). `rec-to-chunked` brings a step's attention
+    into this layout (heads flattened into H).
+
+    `rec-expand-chunked` writes it by chunks of `chunk_size` steps: with
+    per-step queries, each (row, query chunk, head) runs the online softmax
+    over the key chunks it sees (the FlashAttention tiling); with a fixed
+    query and no window, each chunk is summarised in parallel, the
+    summaries are combined along the chunks, and each chunk finishes its
+    own prefix from the carry entering it.
+
+    ```mlir
+    %o = rec.chunked_attention %q, %k, %v {scale = 0.25 : f64, window = 0 : i64,
+                                           chunk_size = 64 : i64}
+        : tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$queries, AnyRankedTensor:$keys,
+                       AnyRankedTensor:$values, F64Attr:$scale,
+                       DefaultValuedAttr<I64Attr, "0">:$window,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$chunk_size);
+  let results = (outs AnyRankedTensor:$outputs);
+  let assemblyFormat = [{
+    $queries `,` $keys `,` $values attr-dict `:` type($queries) `,` type($keys) `,` type($values)
+  }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$queries, "::mlir::Value":$keys, "::mlir::Value":$values,
+                   "double":$scale, "int64_t":$window, "int64_t":$chunkSize), [{
+      build($_builder, $_state, values.getType(), queries, keys, values,
+            $_builder.getF64FloatAttr(scale), $_builder.getI64IntegerAttr(window),
+            $_builder.getI64IntegerAttr(chunkSize));
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// True when the queries are one per head, the same at every step.
+    bool hasFixedQuery() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getQueries().getType()).getRank() == 2;
+    }
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // REC_OPS

@@ -51,7 +51,7 @@ def RecHoistMatmuls : Pass<"rec-hoist-matmuls", "::mlir::rec::ModelOp"> {
 }
 
 def RecToChunked : Pass<"rec-to-chunked", "::mlir::ModuleOp"> {
-  let summary = "rewrites matrix states updated by decayed outer products into rec.chunked";
+  let summary = "rewrites decayed outer-product matrix states and attention into chunked ops";
   let description = [{
     A state that `matchMatrixState` recognises (S' = D * S + A * B with A and
     B broadcasts of step values, D free of states and constant along the
@@ -66,6 +66,14 @@ def RecToChunked : Pass<"rec-to-chunked", "::mlir::ModuleOp"> {
     at -30 a step, so a decay of 0 forgets as it should); otherwise the
     original recurrence runs, after a call of `seqc_chunk_fallback_report()`,
     which the runtime prints to stderr when `SEQC_VERBOSE` is set.
+
+    A `rec.attention` whose query, key and value depend on no state and on
+    no other attention (`matchAttention`) leaves its recurrence the same
+    way: a stateless recurrence computes its keys and values (and its
+    queries, unless the query is the same at every step: a learned query,
+    cloned before the recurrence) with the heads flattened into [H, K] /
+    [H, V], `rec.chunked_attention` computes every step's output, and the
+    rest of the recurrence takes it as an input.
   }];
   let options = [
     Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64", "steps per chunk">
@@ -76,7 +84,7 @@ def RecToChunked : Pass<"rec-to-chunked", "::mlir::ModuleOp"> {
 }
 
 def RecExpandChunked : Pass<"rec-expand-chunked", "::mlir::ModuleOp"> {
-  let summary = "expands rec.chunked into a recurrence over chunks of contractions";
+  let summary = "expands rec.chunked and rec.chunked_attention into loops over chunks";
   let description = [{
     Each `rec.chunked` becomes, on tensors: its sequences padded with
     identity steps to whole chunks and viewed as [B, T/C, C, ...]; a
@@ -87,6 +95,14 @@ def RecExpandChunked : Pass<"rec-expand-chunked", "::mlir::ModuleOp"> {
     per (i, j, key) otherwise), the reads (scores times values plus the
     queries times the entering state) and the state leaving the chunk; and
     the reads trimmed back to T steps.
+
+    Each `rec.chunked_attention` with per-step queries becomes an
+    `scf.forall` over (row, query chunk, head) whose body runs the online
+    softmax (running max, normaliser, weighted sum) over the key chunks the
+    query chunk sees, masked by causality and the window. With a fixed
+    query and no window, three recurrences over chunks compute every
+    chunk's (max, normaliser, weighted sum), the carry entering each chunk,
+    and each chunk's outputs from its carry.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",

@@ -89,12 +89,101 @@ Value causal(OpBuilder &b, Location loc, unsigned i, unsigned j, Value value) {
   return arith::SelectOp::create(b, loc, visible, value, zero);
 }
 
+/// The smallest finite f32: the running max before any score, so that
+/// exp(m - m') is 0 or 1, never NaN.
+constexpr float kLowest = -3.4028234663852886e38f;
+
+Value f32Constant(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(value)));
+}
+
+Value filled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes, double value) {
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
+  return linalg::FillOp::create(b, loc, f32Constant(b, loc, value), empty).getResult(0);
+}
+
+SmallVector<OpFoldResult> staticSizes(OpBuilder &b, ArrayRef<int64_t> shape) {
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t size : shape)
+    sizes.push_back(b.getIndexAttr(size));
+  return sizes;
+}
+
+/// The sizes and shape of a whole-chunk view of a [B, T, H, X] sequence.
+struct ChunkGeometry {
+  int64_t C;
+  Value batch, length, chunks, padded;
+
+  ChunkGeometry(OpBuilder &b, Location loc, Value sequence, int64_t chunkSize) : C(chunkSize) {
+    batch = tensor::DimOp::create(b, loc, sequence, 0);
+    length = tensor::DimOp::create(b, loc, sequence, 1);
+    Value steps = arith::ConstantIndexOp::create(b, loc, C);
+    chunks = arith::CeilDivUIOp::create(b, loc, length, steps);
+    padded = arith::MulIOp::create(b, loc, chunks, steps);
+  }
+
+  /// [B, T, H, X] -> [B, padded T, H, X], zero after T.
+  Value pad(OpBuilder &b, Location loc, Value sequence) const {
+    auto type = cast<RankedTensorType>(sequence.getType());
+    OpFoldResult H = b.getIndexAttr(type.getDimSize(2)), X = b.getIndexAttr(type.getDimSize(3));
+    Value zeros = zeroFilled(b, loc, {batch, padded, H, X});
+    SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0)), strides(4, b.getIndexAttr(1));
+    SmallVector<OpFoldResult> sizes = {batch, length, H, X};
+    return tensor::InsertSliceOp::create(b, loc, sequence, zeros, offsets, sizes, strides);
+  }
+
+  /// [B, T, H, X] -> zero-padded [B, T/C, C, H, X].
+  Value inChunks(OpBuilder &b, Location loc, Value sequence) const {
+    auto type = cast<RankedTensorType>(sequence.getType());
+    int64_t H = type.getDimSize(2), X = type.getDimSize(3);
+    auto chunked = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic, C, H, X},
+                                         b.getF32Type());
+    SmallVector<OpFoldResult> outputShape = {batch, chunks, b.getIndexAttr(C), b.getIndexAttr(H),
+                                             b.getIndexAttr(X)};
+    return tensor::ExpandShapeOp::create(b, loc, chunked, pad(b, loc, sequence),
+                                         SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}},
+                                         outputShape);
+  }
+
+  /// [B, padded T, H, X] -> [B, T, H, X] typed as `type`.
+  Value trim(OpBuilder &b, Location loc, Value padded, Type type) const {
+    auto shaped = cast<RankedTensorType>(type);
+    return tensor::ExtractSliceOp::create(
+        b, loc, shaped, padded, SmallVector<OpFoldResult>(4, b.getIndexAttr(0)),
+        ArrayRef<OpFoldResult>{batch, length, b.getIndexAttr(shaped.getDimSize(2)),
+                               b.getIndexAttr(shaped.getDimSize(3))},
+        SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+  }
+};
+
+/// rows [start, start + count) of head `head` of batch row `row` of a
+/// [B, T, H, X] tensor, as [count, X].
+Value rowsOf(OpBuilder &b, Location loc, Value sequence, Value row, Value start, Value head,
+             int64_t count) {
+  int64_t X = cast<RankedTensorType>(sequence.getType()).getDimSize(3);
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get({count, X}, b.getF32Type()), sequence,
+      ArrayRef<OpFoldResult>{row, start, head, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(count), b.getIndexAttr(1),
+                             b.getIndexAttr(X)},
+      SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+}
+
 struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
   void runOnOperation() override {
     SmallVector<ChunkedOp> ops;
     getOperation()->walk([&](ChunkedOp op) { ops.push_back(op); });
     for (ChunkedOp op : ops) {
       expand(op);
+      op.erase();
+    }
+    SmallVector<ChunkedAttentionOp> attentions;
+    getOperation()->walk([&](ChunkedAttentionOp op) { attentions.push_back(op); });
+    for (ChunkedAttentionOp op : attentions) {
+      OpBuilder b(op);
+      Value outputs = op.hasFixedQuery() && op.getWindow() == 0 ? expandPrefixScan(b, op)
+                                                                : expandTiled(b, op);
+      op.getOutputs().replaceAllUsesWith(outputs);
       op.erase();
     }
   }
@@ -105,33 +194,16 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     auto keysType = cast<RankedTensorType>(op.getKeys().getType());
     auto valuesType = cast<RankedTensorType>(op.getValues().getType());
     int64_t H = keysType.getDimSize(2), K = keysType.getDimSize(3), V = valuesType.getDimSize(3);
-    int64_t C = op.getChunkSize();
-    Value batch = tensor::DimOp::create(b, loc, op.getKeys(), 0);
-    Value length = tensor::DimOp::create(b, loc, op.getKeys(), 1);
-    Value chunkSteps = arith::ConstantIndexOp::create(b, loc, C);
-    Value chunks = arith::CeilDivUIOp::create(b, loc, length, chunkSteps);
-    Value padded = arith::MulIOp::create(b, loc, chunks, chunkSteps);
-
-    // [B, T, H, X] -> zero-padded [B, T/C, C, H, X].
-    auto inChunks = [&](Value sequence, int64_t X) -> Value {
-      Value zeros = zeroFilled(b, loc, {batch, padded, b.getIndexAttr(H), b.getIndexAttr(X)});
-      SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0)), strides(4, b.getIndexAttr(1));
-      SmallVector<OpFoldResult> sizes = {batch, length, b.getIndexAttr(H), b.getIndexAttr(X)};
-      Value whole = tensor::InsertSliceOp::create(b, loc, sequence, zeros, offsets, sizes, strides);
-      auto type = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic, C, H, X},
-                                        b.getF32Type());
-      SmallVector<OpFoldResult> outputShape = {batch, chunks, b.getIndexAttr(C),
-                                               b.getIndexAttr(H), b.getIndexAttr(X)};
-      return tensor::ExpandShapeOp::create(b, loc, type, whole,
-                                           SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}},
-                                           outputShape);
-    };
-    SmallVector<Value> inputs = {inChunks(op.getQueries(), K), inChunks(op.getKeys(), K),
-                                 inChunks(op.getValues(), V), inChunks(op.getLogDecays(), K)};
+    ChunkGeometry geometry(b, loc, op.getKeys(), op.getChunkSize());
+    int64_t C = geometry.C;
+    SmallVector<Value> inputs;
+    for (Value sequence : {op.getQueries(), op.getKeys(), op.getValues(), op.getLogDecays()})
+      inputs.push_back(geometry.inChunks(b, loc, sequence));
     auto readsType = RankedTensorType::get(
         {ShapedType::kDynamic, ShapedType::kDynamic, C, H, V}, b.getF32Type());
     auto recurrence = RecurrenceOp::create(b, loc, TypeRange{op.getInit().getType(), readsType},
-                                           batch, chunks, ValueRange{op.getInit()}, inputs);
+                                           geometry.batch, geometry.chunks,
+                                           ValueRange{op.getInit()}, inputs);
     Block &body = recurrence.getBody();
     OpBuilder s = OpBuilder::atBlockBegin(&body);
     Value state = body.getArgument(0), q = body.getArgument(1), k = body.getArgument(2),
@@ -239,15 +311,333 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     // [B, T/C, C, H, V] -> [B, T, H, V]
     Value flat = tensor::CollapseShapeOp::create(
         b, loc, recurrence.getResult(1), SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
-    Value trimmed = tensor::ExtractSliceOp::create(
-        b, loc, cast<RankedTensorType>(op.getReads().getType()), flat,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0), b.getIndexAttr(0),
-                               b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{batch, length, b.getIndexAttr(H), b.getIndexAttr(V)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1), b.getIndexAttr(1),
-                               b.getIndexAttr(1)});
+    Value trimmed = geometry.trim(b, loc, flat, op.getReads().getType());
     op.getReads().replaceAllUsesWith(trimmed);
     op.getFinalState().replaceAllUsesWith(recurrence.getResult(0));
+  }
+
+  /// Per-step queries (or a fixed one under a window): one parallel
+  /// iteration per (row, query chunk, head) runs the online softmax over
+  /// the key chunks its queries see, keeping per query the running max m,
+  /// the normaliser l and the weighted sum a of values:
+  ///   s = scale Q K^T (masked: causal, window)   m' = max(m, max_j s)
+  ///   p = exp(s - m')   l' = exp(m - m') l + sum_j p   a' = exp(m - m') a + p V
+  /// and writes a / l. Padding keys come after every real query, so the
+  /// causal mask hides them.
+  Value expandTiled(OpBuilder &b, ChunkedAttentionOp op) {
+    Location loc = op.getLoc();
+    auto keysType = cast<RankedTensorType>(op.getKeys().getType());
+    auto valuesType = cast<RankedTensorType>(op.getValues().getType());
+    int64_t H = keysType.getDimSize(2), K = keysType.getDimSize(3), V = valuesType.getDimSize(3);
+    ChunkGeometry geometry(b, loc, op.getKeys(), op.getChunkSize());
+    int64_t C = geometry.C;
+    auto window = static_cast<int64_t>(op.getWindow());
+    double scale = op.getScale().convertToDouble();
+
+    Value queries = op.getQueries();
+    if (op.hasFixedQuery()) {
+      Value empty = tensor::EmptyOp::create(
+          b, loc, ArrayRef<OpFoldResult>{geometry.batch, geometry.length, b.getIndexAttr(H),
+                                         b.getIndexAttr(K)},
+          b.getF32Type());
+      queries = linalg::BroadcastOp::create(b, loc, queries, empty, ArrayRef<int64_t>{0, 1})
+                    .getResult()[0];
+    }
+    Value q = geometry.pad(b, loc, queries), k = geometry.pad(b, loc, op.getKeys()),
+          v = geometry.pad(b, loc, op.getValues());
+    Value out = tensor::EmptyOp::create(
+        b, loc, ArrayRef<OpFoldResult>{geometry.batch, geometry.padded, b.getIndexAttr(H),
+                                       b.getIndexAttr(V)},
+        b.getF32Type());
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{geometry.batch, geometry.chunks, b.getIndexAttr(H)},
+        ValueRange{out}, std::nullopt);
+    OpBuilder f = OpBuilder::atBlockBegin(forall.getBody());
+    Value row = forall.getInductionVars()[0], chunk = forall.getInductionVars()[1],
+          head = forall.getInductionVars()[2];
+    Value steps = arith::ConstantIndexOp::create(f, loc, C);
+    Value one = arith::ConstantIndexOp::create(f, loc, 1);
+    Value first = arith::MulIOp::create(f, loc, chunk, steps);
+    Value Q = rowsOf(f, loc, q, row, first, head, C);
+    // The key chunks the query chunk sees: from the one holding the first
+    // query's window start to its own.
+    Value begin = arith::ConstantIndexOp::create(f, loc, 0);
+    if (window > 0) {
+      Value start = arith::SubIOp::create(
+          f, loc, arith::AddIOp::create(f, loc, first, one),
+          arith::ConstantIndexOp::create(f, loc, window));
+      start = arith::MaxSIOp::create(f, loc, start, begin);
+      begin = arith::DivUIOp::create(f, loc, start, steps);
+    }
+    Value end = arith::AddIOp::create(f, loc, chunk, one);
+    SmallVector<Value> initial = {filled(f, loc, staticSizes(f, {C}), kLowest),
+                                  zeroFilled(f, loc, ArrayRef<int64_t>{C}),
+                                  zeroFilled(f, loc, ArrayRef<int64_t>{C, V})};
+    auto keyLoop = scf::ForOp::create(
+        f, loc, begin, end, one, initial,
+        [&](OpBuilder &n, Location l, Value keyChunk, ValueRange carried) {
+          Value m = carried[0], sum = carried[1], acc = carried[2];
+          Value keyFirst = arith::MulIOp::create(n, l, keyChunk, steps);
+          Value Kc = rowsOf(n, l, k, row, keyFirst, head, C);
+          Value Vc = rowsOf(n, l, v, row, keyFirst, head, C);
+          // Key j of the chunk is visible to query i when it is not after
+          // it and (with a window) fewer than `window` steps before it.
+          auto visible = [&](OpBuilder &g, Location gl) -> Value {
+            Value i = linalg::IndexOp::create(g, gl, 0), j = linalg::IndexOp::create(g, gl, 1);
+            Value query = arith::AddIOp::create(g, gl, first, i);
+            Value key = arith::AddIOp::create(g, gl, keyFirst, j);
+            Value seen = arith::CmpIOp::create(g, gl, arith::CmpIPredicate::ule, key, query);
+            if (window == 0)
+              return seen;
+            Value reach = arith::AddIOp::create(
+                g, gl, key, arith::ConstantIndexOp::create(g, gl, window));
+            Value inside = arith::CmpIOp::create(g, gl, arith::CmpIPredicate::ugt, reach, query);
+            return arith::AndIOp::create(g, gl, seen, inside);
+          };
+          // loops (i, j, k)
+          Value raw = contraction(n, l, {Q, Kc}, zeroFilled(n, l, ArrayRef<int64_t>{C, C}),
+                                  {{0, 2}, {1, 2}}, {0, 1}, 3, {2},
+                                  [&](OpBuilder &g, Location gl, ValueRange in, Value o) {
+                                    return arith::AddFOp::create(
+                                        g, gl, o, arith::MulFOp::create(g, gl, in[0], in[1]));
+                                  });
+          Value scores = contraction(
+              n, l, {raw}, zeroFilled(n, l, ArrayRef<int64_t>{C, C}), {{0, 1}}, {0, 1}, 2, {},
+              [&](OpBuilder &g, Location gl, ValueRange in, Value) -> Value {
+                Value scaled = arith::MulFOp::create(g, gl, in[0], f32Constant(g, gl, scale));
+                return arith::SelectOp::create(g, gl, visible(g, gl), scaled,
+                                               f32Constant(g, gl, kLowest));
+              });
+          Value next = contraction(n, l, {scores}, m, {{0, 1}}, {0}, 2, {1},
+                                   [&](OpBuilder &g, Location gl, ValueRange in, Value o) {
+                                     return arith::MaximumFOp::create(g, gl, o, in[0]);
+                                   });
+          Value weights = contraction(
+              n, l, {scores, next}, zeroFilled(n, l, ArrayRef<int64_t>{C, C}),
+              {{0, 1}, {0}}, {0, 1}, 2, {},
+              [&](OpBuilder &g, Location gl, ValueRange in, Value) -> Value {
+                Value e = math::ExpOp::create(g, gl, arith::SubFOp::create(g, gl, in[0], in[1]));
+                return arith::SelectOp::create(g, gl, visible(g, gl), e, f32Constant(g, gl, 0.0));
+              });
+          Value rescale = contraction(n, l, {m, next}, zeroFilled(n, l, ArrayRef<int64_t>{C}),
+                                      {{0}, {0}}, {0}, 1, {},
+                                      [&](OpBuilder &g, Location gl, ValueRange in, Value) {
+                                        return math::ExpOp::create(
+                                            g, gl, arith::SubFOp::create(g, gl, in[0], in[1]));
+                                      });
+          Value sumScaled = contraction(n, l, {rescale, sum},
+                                        zeroFilled(n, l, ArrayRef<int64_t>{C}), {{0}, {0}},
+                                        {0}, 1, {},
+                                        [&](OpBuilder &g, Location gl, ValueRange in, Value) {
+                                          return arith::MulFOp::create(g, gl, in[0], in[1]);
+                                        });
+          Value sumNext = contraction(n, l, {weights}, sumScaled, {{0, 1}}, {0}, 2, {1},
+                                      [&](OpBuilder &g, Location gl, ValueRange in, Value o) {
+                                        return arith::AddFOp::create(g, gl, o, in[0]);
+                                      });
+          Value accScaled = contraction(n, l, {rescale, acc},
+                                        zeroFilled(n, l, ArrayRef<int64_t>{C, V}),
+                                        {{0}, {0, 1}}, {0, 1}, 2, {},
+                                        [&](OpBuilder &g, Location gl, ValueRange in, Value) {
+                                          return arith::MulFOp::create(g, gl, in[0], in[1]);
+                                        });
+          // loops (i, j, v)
+          Value accNext = contraction(n, l, {weights, Vc}, accScaled, {{0, 1}, {1, 2}}, {0, 2},
+                                      3, {1},
+                                      [&](OpBuilder &g, Location gl, ValueRange in, Value o) {
+                                        return arith::AddFOp::create(
+                                            g, gl, o, arith::MulFOp::create(g, gl, in[0], in[1]));
+                                      });
+          scf::YieldOp::create(n, l, ValueRange{next, sumNext, accNext});
+        });
+    Value outputs = contraction(
+        f, loc, {keyLoop.getResult(2), keyLoop.getResult(1)},
+        zeroFilled(f, loc, ArrayRef<int64_t>{C, V}), {{0, 1}, {0}}, {0, 1}, 2, {},
+        [&](OpBuilder &g, Location gl, ValueRange in, Value) {
+          return arith::DivFOp::create(g, gl, in[0], in[1]);
+        });
+    OpBuilder terminator = OpBuilder::atBlockEnd(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(
+        terminator, loc, outputs, forall.getRegionIterArgs()[0],
+        ArrayRef<OpFoldResult>{row, first, head, f.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{f.getIndexAttr(1), f.getIndexAttr(C), f.getIndexAttr(1),
+                               f.getIndexAttr(V)},
+        SmallVector<OpFoldResult>(4, f.getIndexAttr(1)));
+    return geometry.trim(b, loc, forall.getResult(0), op.getOutputs().getType());
+  }
+
+  /// A fixed query q without a window: o[t] is the prefix over i <= t of
+  /// (max, normaliser, weighted sum) of the scores s[i] = scale q . k[i],
+  /// combined as (m, l, a) + (m', l', a') = (M, e^(m-M) l + e^(m'-M) l',
+  /// e^(m-M) a + e^(m'-M) a'), M = max(m, m'), which is associative. Three
+  /// recurrences over chunks: every chunk's summary (parallel), the carry
+  /// entering each chunk (in order, one combine per chunk), and each
+  /// chunk's own prefix from its carry (parallel).
+  Value expandPrefixScan(OpBuilder &b, ChunkedAttentionOp op) {
+    Location loc = op.getLoc();
+    auto keysType = cast<RankedTensorType>(op.getKeys().getType());
+    auto valuesType = cast<RankedTensorType>(op.getValues().getType());
+    int64_t H = keysType.getDimSize(2), V = valuesType.getDimSize(3);
+    ChunkGeometry geometry(b, loc, op.getKeys(), op.getChunkSize());
+    int64_t C = geometry.C;
+    double scale = op.getScale().convertToDouble();
+    Value query = op.getQueries();
+    auto seq = [&](ArrayRef<int64_t> perStep) {
+      SmallVector<int64_t> shape = {ShapedType::kDynamic, ShapedType::kDynamic};
+      shape.append(perStep.begin(), perStep.end());
+      return RankedTensorType::get(shape, b.getF32Type());
+    };
+    auto add = [](OpBuilder &g, Location l, Value x, Value y) -> Value {
+      return arith::AddFOp::create(g, l, x, y);
+    };
+    auto mul = [](OpBuilder &g, Location l, Value x, Value y) -> Value {
+      return arith::MulFOp::create(g, l, x, y);
+    };
+    auto expDiff = [](OpBuilder &g, Location l, Value x, Value y) -> Value {
+      return math::ExpOp::create(g, l, arith::SubFOp::create(g, l, x, y));
+    };
+    // max(m, m') and the two rescales exp(m - M), exp(m' - M), over [H].
+    auto merge = [&](OpBuilder &g, Location l, Value m, Value other) {
+      auto over = [&](Value x, Value y, auto body) {
+        return contraction(g, l, {x, y}, zeroFilled(g, l, ArrayRef<int64_t>{H}), {{0}, {0}},
+                           {0}, 1, {}, body);
+      };
+      Value top = over(m, other, [](OpBuilder &n, Location nl, ValueRange in, Value) -> Value {
+        return arith::MaximumFOp::create(n, nl, in[0], in[1]);
+      });
+      Value mine = over(m, top, [&](OpBuilder &n, Location nl, ValueRange in, Value) {
+        return expDiff(n, nl, in[0], in[1]);
+      });
+      Value theirs = over(other, top, [&](OpBuilder &n, Location nl, ValueRange in, Value) {
+        return expDiff(n, nl, in[0], in[1]);
+      });
+      return std::make_tuple(top, mine, theirs);
+    };
+    // x * l + y * l' over [H], and x * a + y * a' over [H, V].
+    auto blend = [&](OpBuilder &g, Location l, Value x, Value first, Value y, Value second) {
+      auto type = cast<RankedTensorType>(first.getType());
+      bool matrix = type.getRank() == 2;
+      SmallVector<unsigned> all = matrix ? SmallVector<unsigned>{0, 1} : SmallVector<unsigned>{0};
+      return contraction(g, l, {x, first, y, second}, zeroFilled(g, l, type.getShape()),
+                         {{0}, all, {0}, all}, all, all.size(), {},
+                         [&](OpBuilder &n, Location nl, ValueRange in, Value) {
+                           return add(n, nl, mul(n, nl, in[0], in[1]),
+                                      mul(n, nl, in[2], in[3]));
+                         });
+    };
+
+    // Every chunk's scores and summary: loops (j, h, k) and (j, h, v).
+    SmallVector<Value> chunked = {geometry.inChunks(b, loc, op.getKeys()),
+                                  geometry.inChunks(b, loc, op.getValues())};
+    auto summaries = RecurrenceOp::create(
+        b, loc, TypeRange{seq({C, H}), seq({H}), seq({H}), seq({H, V})}, geometry.batch,
+        geometry.chunks, ValueRange{}, chunked);
+    {
+      Block &body = summaries.getBody();
+      OpBuilder s = OpBuilder::atBlockBegin(&body);
+      Value kc = body.getArgument(0), vc = body.getArgument(1);
+      Value scores = contraction(s, loc, {query, kc}, zeroFilled(s, loc, ArrayRef<int64_t>{C, H}),
+                                 {{1, 2}, {0, 1, 2}}, {0, 1}, 3, {2},
+                                 [&](OpBuilder &n, Location l, ValueRange in, Value o) {
+                                   Value product = mul(n, l, in[0], in[1]);
+                                   return add(n, l, o, mul(n, l, product,
+                                                           f32Constant(n, l, scale)));
+                                 });
+      Value top = contraction(s, loc, {scores}, filled(s, loc, staticSizes(s, {H}), kLowest),
+                              {{0, 1}}, {1}, 2, {0},
+                              [](OpBuilder &n, Location l, ValueRange in, Value o) -> Value {
+                                return arith::MaximumFOp::create(n, l, o, in[0]);
+                              });
+      Value weights = contraction(s, loc, {scores, top},
+                                  zeroFilled(s, loc, ArrayRef<int64_t>{C, H}), {{0, 1}, {1}},
+                                  {0, 1}, 2, {},
+                                  [&](OpBuilder &n, Location l, ValueRange in, Value) {
+                                    return expDiff(n, l, in[0], in[1]);
+                                  });
+      Value total = contraction(s, loc, {weights}, zeroFilled(s, loc, ArrayRef<int64_t>{H}),
+                                {{0, 1}}, {1}, 2, {0},
+                                [&](OpBuilder &n, Location l, ValueRange in, Value o) {
+                                  return add(n, l, o, in[0]);
+                                });
+      Value weighted = contraction(s, loc, {weights, vc},
+                                   zeroFilled(s, loc, ArrayRef<int64_t>{H, V}),
+                                   {{0, 1}, {0, 1, 2}}, {1, 2}, 3, {0},
+                                   [&](OpBuilder &n, Location l, ValueRange in, Value o) {
+                                     return add(n, l, o, mul(n, l, in[0], in[1]));
+                                   });
+      YieldOp::create(s, loc, ValueRange{scores, top, total, weighted});
+    }
+
+    // The carry entering each chunk: states (m, l, a), outputs their values
+    // before the chunk's summary joins them.
+    OpFoldResult heads = b.getIndexAttr(H), width = b.getIndexAttr(V);
+    SmallVector<Value> start = {filled(b, loc, {geometry.batch, heads}, kLowest),
+                                zeroFilled(b, loc, {geometry.batch, heads}),
+                                zeroFilled(b, loc, {geometry.batch, heads, width})};
+    SmallVector<Type> carryTypes;
+    for (Value init : start)
+      carryTypes.push_back(init.getType());
+    carryTypes.append({seq({H}), seq({H}), seq({H, V})});
+    auto carries = RecurrenceOp::create(b, loc, carryTypes, geometry.batch, geometry.chunks, start,
+                                        summaries.getResults().drop_front());
+    {
+      Block &body = carries.getBody();
+      OpBuilder s = OpBuilder::atBlockBegin(&body);
+      Value m = body.getArgument(0), l = body.getArgument(1), a = body.getArgument(2);
+      auto [top, mine, theirs] = merge(s, loc, m, body.getArgument(3));
+      Value total = blend(s, loc, mine, l, theirs, body.getArgument(4));
+      Value weighted = blend(s, loc, mine, a, theirs, body.getArgument(5));
+      YieldOp::create(s, loc, ValueRange{top, total, weighted, m, l, a});
+    }
+
+    // Each chunk's own prefix, step by step from its carry.
+    auto outputs = RecurrenceOp::create(
+        b, loc, TypeRange{seq({C, H, V})}, geometry.batch, geometry.chunks, ValueRange{},
+        ValueRange{summaries.getResult(0), chunked[1], carries.getResult(3),
+                   carries.getResult(4), carries.getResult(5)});
+    {
+      Block &body = outputs.getBody();
+      OpBuilder s = OpBuilder::atBlockBegin(&body);
+      Value scores = body.getArgument(0), vc = body.getArgument(1);
+      Value zero = arith::ConstantIndexOp::create(s, loc, 0);
+      Value one = arith::ConstantIndexOp::create(s, loc, 1);
+      Value steps = arith::ConstantIndexOp::create(s, loc, C);
+      Value rows = tensor::EmptyOp::create(s, loc, ArrayRef<int64_t>{C, H, V}, s.getF32Type());
+      auto loop = scf::ForOp::create(
+          s, loc, zero, steps, one,
+          ValueRange{body.getArgument(2), body.getArgument(3), body.getArgument(4), rows},
+          [&](OpBuilder &n, Location l, Value i, ValueRange carried) {
+            Value score = tensor::ExtractSliceOp::create(
+                n, l, RankedTensorType::get({H}, n.getF32Type()), scores,
+                ArrayRef<OpFoldResult>{i, n.getIndexAttr(0)},
+                ArrayRef<OpFoldResult>{n.getIndexAttr(1), n.getIndexAttr(H)},
+                ArrayRef<OpFoldResult>{n.getIndexAttr(1), n.getIndexAttr(1)});
+            auto rowType = RankedTensorType::get({H, V}, n.getF32Type());
+            SmallVector<OpFoldResult> rowOffsets = {i, n.getIndexAttr(0), n.getIndexAttr(0)},
+                                      rowSizes = {n.getIndexAttr(1), n.getIndexAttr(H),
+                                                  n.getIndexAttr(V)},
+                                      unit(3, n.getIndexAttr(1));
+            Value value =
+                tensor::ExtractSliceOp::create(n, l, rowType, vc, rowOffsets, rowSizes, unit);
+            auto [top, mine, theirs] = merge(n, l, carried[0], score);
+            Value ones = filled(n, l, staticSizes(n, {H}), 1.0);
+            Value total = blend(n, l, mine, carried[1], theirs, ones);
+            Value weighted = blend(n, l, mine, carried[2], theirs, value);
+            Value output = contraction(n, l, {weighted, total},
+                                       zeroFilled(n, l, ArrayRef<int64_t>{H, V}), {{0, 1}, {0}},
+                                       {0, 1}, 2, {},
+                                       [](OpBuilder &g, Location gl, ValueRange in, Value) {
+                                         return arith::DivFOp::create(g, gl, in[0], in[1]);
+                                       });
+            Value written = tensor::InsertSliceOp::create(n, l, output, carried[3], rowOffsets,
+                                                          rowSizes, unit);
+            scf::YieldOp::create(n, l, ValueRange{top, total, weighted, written});
+          });
+      YieldOp::create(s, loc, loop.getResult(3));
+    }
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, outputs.getResult(0), SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+    return geometry.trim(b, loc, flat, op.getOutputs().getType());
   }
 };
 

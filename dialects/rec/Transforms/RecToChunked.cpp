@@ -1,4 +1,4 @@
-//===- RecToChunked.cpp - Matrix states as rec.chunked ---------------------===//
+//===- RecToChunked.cpp - Matrix states and attention in chunked ops ------===//
 //
 // A matrix state that matchMatrixState recognises (S' = D * S + A * B, read
 // only as sum_key q * S') leaves its recurrence for a rec.chunked, in three
@@ -17,11 +17,19 @@
 // 0 (or one that underflows) is clamped to exp(-30) per step, which forgets
 // as completely.
 //
+// An attention that matchAttention accepts leaves its recurrence the same
+// way, for a rec.chunked_attention: its keys and values (and per-step
+// queries) with the heads flattened, computed for all steps; a learned
+// query cloned before the recurrence; the rest of the recurrence taking
+// the attention's output as an input. It needs no fallback: it has no
+// decay whose sign could break it.
+//
 //===----------------------------------------------------------------------===//
 #include "Passes.h"
 #include "ScalarReductions.h"
 #include "StepOutlining.h"
 
+#include "seqc/Analysis/AttentionAnalysis.h"
 #include "seqc/Analysis/MatrixStateAnalysis.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -32,6 +40,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir::rec {
 #define GEN_PASS_DEF_RECTOCHUNKED
@@ -185,6 +194,110 @@ Value dropInvariantAxis(OpBuilder &b, Location loc, Value full, int64_t dropped)
   return tensor::ExtractSliceOp::create(b, loc, reduced, full, offsets, sizes, strides);
 }
 
+/// A copy of `recurrence` without state `dropped` (none when it is
+/// std::nullopt) that takes `sequence` as one more input: in its step,
+/// `replaced`'s result becomes what `replacement` builds from the input's
+/// value at that step. The dropped state's old value is dead there (only its
+/// update read it) and gets a stand-in.
+RecurrenceOp withSequenceInput(
+    OpBuilder &b, RecurrenceOp recurrence, std::optional<unsigned> dropped, Value sequence,
+    Operation *replaced, function_ref<Value(OpBuilder &, IRMapping &, Value)> replacement) {
+  Block &body = recurrence.getBody();
+  Location loc = recurrence.getLoc();
+  unsigned nState = recurrence.getNumStates();
+  auto kept = [&](unsigned i) { return !dropped || i != *dropped; };
+  SmallVector<Value> inits, inputs(recurrence.getInputs());
+  SmallVector<Type> types;
+  for (unsigned i = 0; i < nState; ++i)
+    if (kept(i))
+      inits.push_back(recurrence.getInits()[i]);
+  for (auto [i, type] : llvm::enumerate(recurrence.getResultTypes()))
+    if (kept(i))
+      types.push_back(type);
+  inputs.push_back(sequence);
+  auto rest = RecurrenceOp::create(b, loc, types, recurrence.getBatch(), recurrence.getLength(),
+                                   inits, inputs);
+  Block &restBody = rest.getBody();
+  unsigned restStates = inits.size();
+  OpBuilder r = OpBuilder::atBlockBegin(&restBody);
+  IRMapping mapping;
+  for (unsigned i = 0, j = 0; i < nState; ++i) {
+    if (kept(i)) {
+      mapping.map(body.getArgument(i), restBody.getArgument(j++));
+      continue;
+    }
+    auto type = cast<RankedTensorType>(body.getArgument(i).getType());
+    mapping.map(body.getArgument(i),
+                tensor::EmptyOp::create(r, loc, type.getShape(), type.getElementType()));
+  }
+  for (unsigned i = 0; i < recurrence.getInputs().size(); ++i)
+    mapping.map(body.getArgument(nState + i), restBody.getArgument(restStates + i));
+  Value perStep = restBody.getArguments().back();
+  for (Operation &op : body.without_terminator()) {
+    if (&op == replaced) {
+      mapping.map(op.getResult(0), replacement(r, mapping, perStep));
+      continue;
+    }
+    r.clone(op, mapping);
+  }
+  SmallVector<Value> yielded;
+  for (auto [i, operand] : llvm::enumerate(body.getTerminator()->getOperands()))
+    if (kept(i))
+      yielded.push_back(mapping.lookupOrDefault(operand));
+  YieldOp::create(r, loc, yielded);
+  IRRewriter rewriter(r);
+  (void)runRegionDCE(rewriter, rest->getRegions());
+  return rest;
+}
+
+/// A step value with leading (head) axes and one trailing axis as [H, X]
+/// (H = 1 without heads), and back.
+Value headsFlattened(OpBuilder &b, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  int64_t rank = type.getRank();
+  if (rank == 2)
+    return value;
+  if (rank == 1)
+    return tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({1, type.getDimSize(0)}, type.getElementType()), value,
+        SmallVector<ReassociationIndices>{{0, 1}});
+  return tensor::CollapseShapeOp::create(b, loc, value, headGroups(0, rank - 1, 1));
+}
+
+Value headsRestored(OpBuilder &b, Location loc, Value flat, RankedTensorType type) {
+  int64_t rank = type.getRank();
+  if (rank == 2)
+    return flat;
+  if (rank == 1)
+    return tensor::CollapseShapeOp::create(b, loc, type, flat,
+                                           SmallVector<ReassociationIndices>{{0, 1}});
+  return tensor::ExpandShapeOp::create(b, loc, type, flat, headGroups(0, rank - 1, 1));
+}
+
+/// Clones, before `recurrence`, what computes `value` in its step; `value`
+/// must depend on none of the step's arguments (isStepInvariant).
+Value cloneInvariant(OpBuilder &b, RecurrenceOp recurrence, Value value) {
+  Block &body = recurrence.getBody();
+  llvm::SetVector<Operation *> needed;
+  SmallVector<Value> worklist = {value};
+  while (!worklist.empty()) {
+    Value next = worklist.pop_back_val();
+    Operation *def = next.getDefiningOp();
+    Operation *top = def ? body.findAncestorOpInBlock(*def) : nullptr;
+    if (!top || !needed.insert(top))
+      continue;
+    top->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands())
+        worklist.push_back(operand);
+    });
+  }
+  IRMapping mapping;
+  for (Operation &op : body.without_terminator())
+    if (needed.contains(&op))
+      b.clone(op, mapping);
+  return mapping.lookupOrDefault(value);
+}
+
 struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
   using RecToChunkedBase::RecToChunkedBase;
 
@@ -194,28 +307,47 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
       return signalPassFailure();
     }
     // A rewrite leaves the rest of the recurrence, where another matrix
-    // state of the same cell may be found; the original recurrence kept for
+    // state or attention of the same cell may be found; the original recurrence kept for
     // calls with a non-positive decay is not visited again.
     SmallVector<RecurrenceOp> recurrences;
     getOperation()->walk([&](RecurrenceOp op) { recurrences.push_back(op); });
     for (RecurrenceOp op : recurrences) {
       while (op) {
-        RecurrenceOp rest;
-        for (unsigned i = 0; i < op.getNumStates() && !rest; ++i) {
-          seqc::MatrixStateMatch match = seqc::matchMatrixState(op, i);
-          if (match.matched)
-            rest = rewrite(op, match);
-        }
+        // Each rewrite may erase `op`: only its result is read after it.
+        RecurrenceOp rest = rewriteFirstMatrixState(op);
+        if (!rest)
+          rest = rewriteFirstAttention(op);
         op = rest;
       }
     }
+  }
+
+  /// Rewrites the first matrix state of `op` that matchMatrixState accepts;
+  /// returns the rest of the recurrence, or null when none is accepted.
+  RecurrenceOp rewriteFirstMatrixState(RecurrenceOp op) {
+    for (unsigned i = 0; i < op.getNumStates(); ++i) {
+      seqc::MatrixStateMatch match = seqc::matchMatrixState(op, i);
+      if (match.matched)
+        return rewrite(op, match);
+    }
+    return nullptr;
+  }
+
+  /// The same for the first attention that matchAttention accepts.
+  RecurrenceOp rewriteFirstAttention(RecurrenceOp op) {
+    for (auto attention : op.getBody().getOps<AttentionOp>()) {
+      seqc::AttentionMatch match = seqc::matchAttention(attention);
+      if (match.matched)
+        return rewriteAttention(op, attention, match);
+    }
+    return nullptr;
   }
 
   /// Returns the rest of the recurrence.
   RecurrenceOp rewrite(RecurrenceOp recurrence, const seqc::MatrixStateMatch &match) {
     Block &body = recurrence.getBody();
     Location loc = recurrence.getLoc();
-    unsigned nState = recurrence.getNumStates(), index = match.state;
+    unsigned index = match.state;
     auto yield = cast<YieldOp>(body.getTerminator());
     auto stateType = cast<RankedTensorType>(body.getArgument(index).getType());
     ArrayRef<int64_t> stateShape = stateType.getShape();
@@ -268,47 +400,13 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
         fromCanonical(b, loc, chunked.getFinalState(), fullLayout, 1, stateShape, allAxes);
 
     // The rest of the recurrence, reading the state through its reads.
-    SmallVector<Value> inits, inputs(recurrence.getInputs());
-    for (unsigned i = 0; i < nState; ++i)
-      if (i != index)
-        inits.push_back(recurrence.getInits()[i]);
-    inputs.push_back(chunked.getReads());
-    SmallVector<Type> types;
-    for (auto [i, type] : llvm::enumerate(recurrence.getResultTypes()))
-      if (i != index)
-        types.push_back(type);
-    auto rest = RecurrenceOp::create(b, loc, types, recurrence.getBatch(),
-                                     recurrence.getLength(), inits, inputs);
-    Block &restBody = rest.getBody();
-    IRMapping mapping;
-    for (unsigned i = 0, j = 0; i < nState; ++i)
-      if (i != index)
-        mapping.map(body.getArgument(i), restBody.getArgument(j++));
-    unsigned nInput = recurrence.getInputs().size();
-    for (unsigned i = 0; i < nInput; ++i)
-      mapping.map(body.getArgument(nState + i), restBody.getArgument(nState - 1 + i));
-    Value read = restBody.getArguments().back();
-    OpBuilder r = OpBuilder::atBlockBegin(&restBody);
-    // The state's update is dead here; its old value only needs a stand-in.
-    mapping.map(body.getArgument(index),
-                tensor::EmptyOp::create(r, loc, stateShape, stateType.getElementType()));
     linalg::GenericOp stateRead = match.read;
-    for (Operation &op : body.without_terminator()) {
-      if (&op == stateRead.getOperation()) {
-        mapping.map(stateRead->getResult(0),
-                    readFromCanonical(r, loc, match, valueLayout, stateShape, read,
-                                      mapping.lookupOrDefault(stateRead.getDpsInits()[0])));
-        continue;
-      }
-      r.clone(op, mapping);
-    }
-    SmallVector<Value> yielded;
-    for (auto [i, operand] : llvm::enumerate(yield.getOperands()))
-      if (i != index)
-        yielded.push_back(mapping.lookupOrDefault(operand));
-    YieldOp::create(r, loc, yielded);
-    IRRewriter rewriter(r);
-    (void)runRegionDCE(rewriter, rest->getRegions());
+    RecurrenceOp rest = withSequenceInput(
+        b, recurrence, index, chunked.getReads(), stateRead,
+        [&](OpBuilder &r, IRMapping &mapping, Value read) {
+          return readFromCanonical(r, loc, match, valueLayout, stateShape, read,
+                                   mapping.lookupOrDefault(stateRead.getDpsInits()[0]));
+        });
 
     SmallVector<Value> results;
     for (unsigned i = 0, j = 0; i < recurrence.getNumResults(); ++i)
@@ -322,6 +420,36 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
       recurrence.replaceAllUsesWith(results);
       recurrence.erase();
     }
+    return rest;
+  }
+
+  /// Moves `attention` out of `recurrence` into a rec.chunked_attention
+  /// over the whole sequences; returns the rest of the recurrence, which
+  /// takes the attention's output as an input.
+  RecurrenceOp rewriteAttention(RecurrenceOp recurrence, AttentionOp attention,
+                                const seqc::AttentionMatch &match) {
+    Location loc = attention.getLoc();
+    OpBuilder b(recurrence.getBody().getTerminator());
+    SmallVector<Value> parts = {headsFlattened(b, loc, attention.getK()),
+                                headsFlattened(b, loc, attention.getV())};
+    if (!match.fixedQuery)
+      parts.push_back(headsFlattened(b, loc, attention.getQ()));
+    SmallVector<Value> sequences = outlineStateFreeValues(b, recurrence, parts);
+    b.setInsertionPoint(recurrence);
+    Value queries = match.fixedQuery
+                        ? headsFlattened(b, loc, cloneInvariant(b, recurrence, attention.getQ()))
+                        : sequences[2];
+    auto chunked = ChunkedAttentionOp::create(
+        b, loc, queries, sequences[0], sequences[1], attention.getScale().convertToDouble(),
+        static_cast<int64_t>(attention.getWindow()), chunkSize);
+    auto resultType = cast<RankedTensorType>(attention.getType());
+    RecurrenceOp rest = withSequenceInput(
+        b, recurrence, std::nullopt, chunked.getOutputs(), attention,
+        [&](OpBuilder &r, IRMapping &, Value output) {
+          return headsRestored(r, loc, output, resultType);
+        });
+    recurrence.replaceAllUsesWith(rest.getResults());
+    recurrence.erase();
     return rest;
   }
 

@@ -474,3 +474,66 @@ func.func @chunked_size(%q: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>, %s0: t
       : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
   return
 }
+
+// -----
+
+func.func @chunked_attention_rank(%q: tensor<?x?x8xf32>, %v: tensor<?x?x4xf32>) {
+  // expected-error @+1 {{'rec.chunked_attention' op needs rank-4 keys and values ([B, T, H, K], [B, T, H, V]), got 'tensor<?x?x8xf32>' and 'tensor<?x?x4xf32>'}}
+  %o = rec.chunked_attention %q, %q, %v {scale = 1.0 : f64, chunk_size = 16 : i64}
+      : tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x4xf32>
+  return
+}
+
+// -----
+
+func.func @chunked_attention_query(%q: tensor<?x?x2x4xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>) {
+  // expected-error @+1 {{'rec.chunked_attention' op needs queries typed as the keys or one fixed query [H, K], got 'tensor<?x?x2x4xf32>' and 'tensor<?x?x2x8xf32>'}}
+  %o = rec.chunked_attention %q, %k, %v {scale = 1.0 : f64, chunk_size = 16 : i64}
+      : tensor<?x?x2x4xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>
+  return
+}
+
+// -----
+
+func.func @chunked_attention_fixed_query(%q: tensor<3x8xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>) {
+  // expected-error @+1 {{'rec.chunked_attention' op needs a fixed query [H, K] matching the keys, got 'tensor<3x8xf32>' and 'tensor<?x?x2x8xf32>'}}
+  %o = rec.chunked_attention %q, %k, %v {scale = 1.0 : f64, chunk_size = 16 : i64}
+      : tensor<3x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>
+  return
+}
+
+// -----
+
+func.func @chunked_attention_heads(%k: tensor<?x?x2x8xf32>, %v: tensor<?x?x3x4xf32>) {
+  // expected-error @+1 {{'rec.chunked_attention' op needs keys and values whose batch, length and heads agree, got 'tensor<?x?x2x8xf32>' and 'tensor<?x?x3x4xf32>'}}
+  %o = rec.chunked_attention %k, %k, %v {scale = 1.0 : f64, chunk_size = 16 : i64}
+      : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x3x4xf32>
+  return
+}
+
+// -----
+
+func.func @chunked_attention_dynamic(%k: tensor<?x?x?x8xf32>, %v: tensor<?x?x?x4xf32>) {
+  // expected-error @+1 {{'rec.chunked_attention' op needs static heads, key and value sizes}}
+  %o = rec.chunked_attention %k, %k, %v {scale = 1.0 : f64, chunk_size = 16 : i64}
+      : tensor<?x?x?x8xf32>, tensor<?x?x?x8xf32>, tensor<?x?x?x4xf32>
+  return
+}
+
+// -----
+
+func.func @chunked_attention_window(%k: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>) {
+  // expected-error @+1 {{'rec.chunked_attention' op needs window >= 0 (0 = unbounded), got -3}}
+  %o = rec.chunked_attention %k, %k, %v {scale = 1.0 : f64, window = -3 : i64, chunk_size = 16 : i64}
+      : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>
+  return
+}
+
+// -----
+
+func.func @chunked_attention_scale(%k: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>) {
+  // expected-error @+1 {{'rec.chunked_attention' op needs a finite scale}}
+  %o = rec.chunked_attention %k, %k, %v {scale = 0x7FF0000000000000 : f64, chunk_size = 16 : i64}
+      : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>
+  return
+}

@@ -99,6 +99,20 @@ func.func @chunked(%q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<
   return %r, %sT : tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
 }
 
+// Chunked attention, with per-step queries and with one fixed query per head.
+// CHECK-LABEL: func.func @chunked_attention
+// CHECK: %[[O:.*]] = rec.chunked_attention %arg0, %arg1, %arg2 {chunk_size = 32 : i64, scale = 5.000000e-01 : f64, window = 8 : i64} : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>
+// CHECK: %[[P:.*]] = rec.chunked_attention %arg3, %arg1, %arg2 {chunk_size = 32 : i64, scale = 1.000000e+00 : f64} : tensor<2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>
+// CHECK: return %[[O]], %[[P]]
+func.func @chunked_attention(%q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>,
+                             %fixed: tensor<2x8xf32>) -> (tensor<?x?x2x4xf32>, tensor<?x?x2x4xf32>) {
+  %o = rec.chunked_attention %q, %k, %v {scale = 0.5 : f64, window = 8 : i64, chunk_size = 32 : i64}
+      : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>
+  %p = rec.chunked_attention %fixed, %k, %v {scale = 1.0 : f64, chunk_size = 32 : i64}
+      : tensor<2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>
+  return %o, %p : tensor<?x?x2x4xf32>, tensor<?x?x2x4xf32>
+}
+
 // rec.linear_scan on tensors (results) and on buffers (none).
 // CHECK-LABEL: func.func @linear_scans
 // CHECK: %{{.*}}:2 = rec.linear_scan ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x4xf32>) outs(%{{.*}}, %{{.*}} : tensor<?x?x4xf32>, tensor<?x4xf32>) -> tensor<?x?x4xf32>, tensor<?x4xf32>
