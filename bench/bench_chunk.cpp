@@ -24,15 +24,6 @@ namespace {
 
 constexpr int64_t kB = 4, kH = 4, kK = 64, kV = 64, kD = 256;
 
-/// [rows, D] -> [D, rows]: the hand-written loop's weight layout, made once.
-std::vector<float> transposed(const std::vector<float> &W, int64_t rows) {
-  std::vector<float> Wt(W.size());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t d = 0; d < kD; ++d)
-      Wt[d * rows + r] = W[r * kD + d];
-  return Wt;
-}
-
 struct Data {
   int64_t T;
   std::vector<float> x, Wq, Wk, Wv, Wa, ba;
@@ -46,29 +37,12 @@ struct Data {
     fill(Wv, -0.0625f, 0.0625f, 4);
     fill(Wa, -0.0625f, 0.0625f, 5);
     fill(ba, 2, 4, 6);
-    WqT = transposed(Wq, kH * kK);
-    WkT = transposed(Wk, kH * kK);
-    WvT = transposed(Wv, kH * kV);
-    WaT = transposed(Wa, kH * kK);
+    WqT = transposed(Wq, kH * kK, kD);
+    WkT = transposed(Wk, kH * kK, kD);
+    WvT = transposed(Wv, kH * kV, kD);
+    WaT = transposed(Wa, kH * kK, kD);
   }
 };
-
-/// out[t, r] = sum_d W[r, d] x[t, d] for the steps of one batch row, with
-/// W given transposed ([D, rows]) so that the inner loop vectorises over r.
-void project(const float *__restrict x, const float *__restrict Wt, float *__restrict out,
-             int64_t T, int64_t rows) {
-  for (int64_t t = 0; t < T; ++t) {
-    float *__restrict o = out + t * rows;
-    for (int64_t r = 0; r < rows; ++r)
-      o[r] = 0;
-    for (int64_t d = 0; d < kD; ++d) {
-      const float xd = x[t * kD + d];
-      const float *__restrict w = Wt + d * rows;
-      for (int64_t r = 0; r < rows; ++r)
-        o[r] += w[r] * xd;
-    }
-  }
-}
 
 /// GLA for batch rows [begin, end): projections, then the recurrence.
 void handWritten(const Data &data, float *o, int64_t begin, int64_t end) {
@@ -77,10 +51,10 @@ void handWritten(const Data &data, float *o, int64_t begin, int64_t end) {
   const float scale = 1.0f / std::sqrt(float(kK));
   for (int64_t row = begin; row < end; ++row) {
     const float *x = data.x.data() + row * T * kD;
-    project(x, data.WqT.data(), q.data(), T, HK);
-    project(x, data.WkT.data(), k.data(), T, HK);
-    project(x, data.WvT.data(), v.data(), T, HV);
-    project(x, data.WaT.data(), a.data(), T, HK);
+    project(x, data.WqT.data(), q.data(), T, HK, kD);
+    project(x, data.WkT.data(), k.data(), T, HK, kD);
+    project(x, data.WvT.data(), v.data(), T, HV, kD);
+    project(x, data.WaT.data(), a.data(), T, HK, kD);
     for (int64_t i = 0; i < T * HK; ++i) {
       float z = a[i] + data.ba[i % HK];
       float logSigmoid = std::min(z, 0.0f) - std::log1p(std::exp(-std::fabs(z)));

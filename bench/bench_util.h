@@ -1,8 +1,9 @@
 //===- bench_util.h - What the seqc benchmarks share ------------------*- C++ -*-===//
 //
 // Timing (every variant once per round, rounds interleaved, the median
-// reported), fixed-seed data, status checks and the Newton form's report,
-// for bench_kernels.cpp, bench_newton.cpp and gpu/bench_gpu_newton.cpp.
+// reported), fixed-seed data, the hand-written loops' projections, status
+// checks and the Newton form's report, for the benchmarks in bench/ and
+// bench/gpu/.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_BENCH_UTIL_H
@@ -77,6 +78,32 @@ inline void timeAll(std::vector<Variant> &variants) {
       v.run();
       v.seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
+}
+
+/// [rows, D] -> [D, rows]: the hand-written loops' weight layout, made once.
+inline std::vector<float> transposed(const std::vector<float> &W, int64_t rows, int64_t D) {
+  std::vector<float> Wt(W.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t d = 0; d < D; ++d)
+      Wt[d * rows + r] = W[r * D + d];
+  return Wt;
+}
+
+/// out[t, r] = sum_d W[r, d] x[t, d] for the T steps of one batch row, with
+/// W given transposed ([D, rows]) so that the inner loop vectorises over r.
+inline void project(const float *__restrict x, const float *__restrict Wt, float *__restrict out,
+                    int64_t T, int64_t rows, int64_t D) {
+  for (int64_t t = 0; t < T; ++t) {
+    float *__restrict o = out + t * rows;
+    for (int64_t r = 0; r < rows; ++r)
+      o[r] = 0;
+    for (int64_t d = 0; d < D; ++d) {
+      const float xd = x[t * D + d];
+      const float *__restrict w = Wt + d * rows;
+      for (int64_t r = 0; r < rows; ++r)
+        o[r] += w[r] * xd;
+    }
+  }
 }
 
 inline double maxAbsDiff(const std::vector<float> &x, const std::vector<float> &y) {

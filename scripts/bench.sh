@@ -2,11 +2,13 @@
 # make bench: the kernels against hand-written C++ (bench/bench_kernels.cpp),
 # the Newton form against the sequential form (bench/bench_newton.cpp), GLA's
 # chunk form against its sequential form and a hand-written loop
-# (bench/bench_chunk.cpp), then seqc's compile time for every example. Figures go to stdout as
+# (bench/bench_chunk.cpp), chunked attention against its sequential form and
+# hand-written loops (bench/bench_attention.cpp), then seqc's compile time
+# for every example. Figures go to stdout as
 # Markdown; docs/benchmarks.md records a run with the machine named.
 set -euo pipefail
 build=${1:-build}
-ninja -C "$build" seqc seqc-bench seqc-bench-newton seqc-bench-chunk >/dev/null
+ninja -C "$build" seqc seqc-bench seqc-bench-newton seqc-bench-chunk seqc-bench-attention >/dev/null
 echo "# seqc benchmarks, $(date -u +%Y-%m-%d)"
 echo
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores online"
@@ -16,6 +18,8 @@ echo
 "$build/bench/seqc-bench-newton"
 echo
 "$build/bench/seqc-bench-chunk"
+echo
+"$build/bench/seqc-bench-attention"
 echo
 echo "### seqc compile time per example (--emit obj, best of 3)"
 echo

@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Analysis/RecurrenceAnalysis.h"
 
+#include "seqc/Analysis/AttentionAnalysis.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -191,14 +193,16 @@ private:
 
 } // namespace
 
-RecurrenceAnalysis::RecurrenceAnalysis(Operation *op)
+RecurrenceAnalysis::RecurrenceAnalysis(Operation *op, bool chunkedAttentionIsInput)
     : recurrence(cast<rec::RecurrenceOp>(op)) {
   Block &body = recurrence.getBody();
   llvm::DenseSet<Value> dependentValues;
   for (unsigned i = 0; i < recurrence.getNumStates(); ++i)
     dependentValues.insert(body.getArgument(i));
   for (Operation &inner : body.without_terminator()) {
-    bool dependent = isa<rec::AttentionOp>(inner);
+    auto attention = dyn_cast<rec::AttentionOp>(inner);
+    bool dependent =
+        attention && !(chunkedAttentionIsInput && matchAttention(attention).matched);
     if (dependent)
       implicitState = true;
     inner.walk([&](Operation *nested) {

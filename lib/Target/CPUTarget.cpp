@@ -87,6 +87,22 @@ constexpr int64_t kAutoNewtonThreadsPerRow = 32;
 constexpr int64_t kAutoNewtonMinLengthGPU = 256;
 
 namespace {
+std::string formName(Form form) {
+  switch (form) {
+  case Form::Auto:
+    return "auto";
+  case Form::Sequential:
+    return "sequential";
+  case Form::Scan:
+    return "scan";
+  case Form::Chunk:
+    return "chunk";
+  case Form::Newton:
+    return "newton";
+  }
+  return "";
+}
+
 /// Whether, and why (not), a recurrence takes the Newton form.
 struct NewtonDecision {
   bool applies = false;
@@ -136,11 +152,28 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
       "; sequential when not converged after " + std::to_string(options.newtonMaxIters) +
       " iterations";
   int64_t autoMinLength = options.gpu ? kAutoNewtonMinLengthGPU : kAutoNewtonMinLength;
+  // --form auto takes every attention it can out of its step first (the
+  // chunked kernel does the sequential loop's work, tiled and in parallel:
+  // docs/benchmarks.md); what is left of each cell is then decided as any
+  // other.
+  if (form == Form::Auto) {
+    for (auto model : module.getOps<rec::ModelOp>())
+      model.walk([&](rec::AttentionOp attention) {
+        AttentionMatch match = matchAttention(attention);
+        if (match.matched)
+          report.push_back({model.getSymName().str(), "(attention history)", "chunk",
+                            match.describe(attention, options.chunkSize)});
+      });
+    if (failed(runPipeline(module, "rec-to-chunked{chunk-size=" +
+                                       std::to_string(options.chunkSize) +
+                                       " attention-only}")))
+      return failure();
+  }
   // One analysis per recurrence, read for both the decision and the report.
   for (auto model : module.getOps<rec::ModelOp>()) {
     bool failedHere = false;
     model.walk([&](rec::RecurrenceOp op) {
-      RecurrenceAnalysis analysis(op);
+      RecurrenceAnalysis analysis(op, /*chunkedAttentionIsInput=*/form == Form::Chunk);
       bool scannable = analysis.isScannable();
       bool scan = (form == Form::Scan || form == Form::Auto) && scannable;
       bool streamed = false;
@@ -236,17 +269,19 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
         }
         report.push_back(entry);
       }
-      if (form == Form::Chunk) {
-        for (auto attention : op.getBody().getOps<rec::AttentionOp>()) {
-          AttentionMatch match = matchAttention(attention);
-          report.push_back({model.getSymName().str(), "(attention history)",
-                            match.matched ? "chunk" : "sequential",
-                            match.matched ? match.describe(attention, options.chunkSize)
+      // The attention left in the step (under --form auto, what it could
+      // not take out).
+      for (auto attention : op.getBody().getOps<rec::AttentionOp>()) {
+        AttentionMatch match = matchAttention(attention);
+        if (form == Form::Chunk && match.matched)
+          report.push_back({model.getSymName().str(), "(attention history)", "chunk",
+                            match.describe(attention, options.chunkSize)});
+        else
+          report.push_back({model.getSymName().str(), "(attention history)", "sequential",
+                            match.matched ? "--form " + formName(form) +
+                                                " runs attention step by step (--form chunk "
+                                                "and auto chunk it)"
                                           : match.whyNot});
-        }
-      } else if (analysis.hasImplicitState()) {
-        report.push_back({model.getSymName().str(), "(attention history)", "sequential",
-                          "the attention kernel runs step by step (--form chunk chunks it)"});
       }
     });
     if (failedHere)

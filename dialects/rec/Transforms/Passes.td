@@ -76,7 +76,10 @@ def RecToChunked : Pass<"rec-to-chunked", "::mlir::ModuleOp"> {
     rest of the recurrence takes it as an input.
   }];
   let options = [
-    Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64", "steps per chunk">
+    Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64", "steps per chunk">,
+    Option<"attentionOnly", "attention-only", "bool", /*default=*/"false",
+           "take only attention, and leave matrix states in their recurrences "
+           "(what --form auto does)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",

@@ -314,7 +314,7 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
     for (RecurrenceOp op : recurrences) {
       while (op) {
         // Each rewrite may erase `op`: only its result is read after it.
-        RecurrenceOp rest = rewriteFirstMatrixState(op);
+        RecurrenceOp rest = attentionOnly ? nullptr : rewriteFirstMatrixState(op);
         if (!rest)
           rest = rewriteFirstAttention(op);
         op = rest;

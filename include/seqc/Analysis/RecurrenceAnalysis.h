@@ -52,12 +52,17 @@ struct AffineParts {
 
 class RecurrenceAnalysis {
 public:
-  explicit RecurrenceAnalysis(mlir::Operation *op);
+  /// With `chunkedAttentionIsInput`, an attention that the chunkwise form
+  /// takes out of the step (matchAttention) counts as an input of the step,
+  /// as it will be once rec-to-chunked has run: the states that read its
+  /// output are classified as the rest of the cell will be.
+  explicit RecurrenceAnalysis(mlir::Operation *op, bool chunkedAttentionIsInput = false);
 
   mlir::rec::RecurrenceOp getRecurrence() const { return recurrence; }
   llvm::ArrayRef<StateInfo> getStates() const { return states; }
-  /// True when the step holds rec.attention, whose key/value history is a
-  /// state of its own that no form but the sequential one handles yet.
+  /// True when the step holds a rec.attention (one the chunkwise form does
+  /// not take, with `chunkedAttentionIsInput`), whose key/value history is a
+  /// state of its own.
   bool hasImplicitState() const { return implicitState; }
   /// True when an output reads a state's value from before the step's update
   /// (rec-to-scan hands the outputs only the updated states).
