@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 
 using namespace mlir;
@@ -38,12 +39,13 @@ std::optional<llvm::SmallDenseSet<int64_t>> invariantAxes(Value value, int64_t r
 }
 
 /// Whether `generic` is out += in0 * in1 with one reduction loop: the
-/// contraction every read of a state (einsum, @) becomes.
-bool isBinaryContraction(linalg::GenericOp generic) {
+/// contraction every read of a state becomes (einsum and @ as a
+/// linalg.generic, a vector @ matrix as linalg.vecmat, ...).
+bool isBinaryContraction(linalg::LinalgOp generic) {
   if (generic.getNumDpsInputs() != 2 || generic.getNumDpsInits() != 1 ||
       generic.getNumReductionLoops() != 1)
     return false;
-  Block *body = generic.getBody();
+  Block *body = generic.getBlock();
   if (body->getOperations().size() != 3)
     return false;
   auto add = body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
@@ -73,9 +75,286 @@ const char *decayName(ChunkDecay kind) {
   return "?";
 }
 
+/// The state axis that loop `loop` of a contraction indexes through
+/// `stateMap` (-1 when none does).
+int64_t axisOfLoop(AffineMap stateMap, unsigned loop) {
+  for (unsigned a = 0; a < stateMap.getNumResults(); ++a)
+    if (stateMap.getDimPosition(a) == loop)
+      return a;
+  return -1;
+}
+
+/// The one reduction loop of a binary contraction.
+unsigned reductionLoopOf(linalg::LinalgOp generic) {
+  unsigned reduction = 0;
+  for (auto [loop, iterator] : llvm::enumerate(generic.getIteratorTypesArray()))
+    if (iterator == utils::IteratorType::reduction)
+      reduction = loop;
+  return reduction;
+}
+
+/// The operand of a binary contraction that is `state` (the other one is
+/// its query or key), or null.
+OpOperand *stateOperandOf(linalg::LinalgOp generic, Value state) {
+  for (OpOperand *operand : generic.getDpsInputOperands())
+    if (operand->get() == state)
+      return operand;
+  return nullptr;
+}
+
+/// Checks that a binary contraction reads `state` by all its axes and its
+/// other operand and result by loop axes; sets `why` otherwise. Returns the
+/// state axis it sums over (-1 on failure).
+int64_t contractedAxis(linalg::LinalgOp generic, Value state, int64_t rank, std::string &why) {
+  OpOperand *stateOperand = stateOperandOf(generic, state);
+  OpOperand *other =
+      generic.getDpsInputOperand(stateOperand == generic.getDpsInputOperand(0) ? 1 : 0);
+  if (other->get() == state) {
+    why = "the step contracts the state with itself";
+    return -1;
+  }
+  AffineMap stateMap = generic.getMatchingIndexingMap(stateOperand);
+  if (!stateMap.isProjectedPermutation() || stateMap.getNumResults() != rank ||
+      generic.getNumLoops() != rank) {
+    why = "the read indexes the state other than by its axes";
+    return -1;
+  }
+  if (!generic.getMatchingIndexingMap(other).isProjectedPermutation() ||
+      !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0)).isProjectedPermutation()) {
+    why = "the read indexes its query or result other than by loop axes";
+    return -1;
+  }
+  int64_t axis = axisOfLoop(stateMap, reductionLoopOf(generic));
+  if (axis < 0)
+    why = "the read does not sum over an axis of the state";
+  return axis;
+}
+
+/// Finds the one read of the new state (a contraction with a query) and
+/// the key axis it sums over; on failure sets match.whyNot.
+bool findRead(rec::RecurrenceOp op, unsigned index, MatrixStateMatch &match) {
+  Value updated = op.getBody().getTerminator()->getOperand(index);
+  int64_t rank = cast<RankedTensorType>(updated.getType()).getRank();
+  linalg::LinalgOp read;
+  for (OpOperand &use : updated.getUses()) {
+    Operation *user = use.getOwner();
+    if (isa<rec::YieldOp>(user) && use.getOperandNumber() == index)
+      continue;
+    auto generic = dyn_cast<linalg::LinalgOp>(user);
+    if (!generic || !isBinaryContraction(generic) || use.getOperandNumber() >= 2) {
+      match.whyNot = "the step reads the new state other than by contracting it with a query";
+      return false;
+    }
+    if (read) {
+      match.whyNot = "the step reads the new state more than once";
+      return false;
+    }
+    read = generic;
+  }
+  if (!read) {
+    match.whyNot = "no output reads the state";
+    return false;
+  }
+  match.keyAxis = contractedAxis(read, updated, rank, match.whyNot);
+  if (match.keyAxis < 0)
+    return false;
+  match.read = read;
+  OpOperand *stateOperand = stateOperandOf(read, updated);
+  match.query = read.getDpsInputOperand(stateOperand == read.getDpsInputOperand(0) ? 1 : 0);
+  return true;
+}
+
+/// The factors of a product of arith.mulf in `body` (the value itself when
+/// it is not one).
+void collectFactors(Value value, Block &body, SmallVectorImpl<Value> &factors) {
+  auto mul = value.getDefiningOp<arith::MulFOp>();
+  if (mul && mul->getBlock() == &body) {
+    collectFactors(mul.getLhs(), body, factors);
+    collectFactors(mul.getRhs(), body, factors);
+    return;
+  }
+  factors.push_back(value);
+}
+
+/// The value a broadcast spreads, through the unit-axis reshapes MLIRGen
+/// puts before it (`x[:, None, :]`), when they leave its shape unchanged.
+Value broadcastSource(linalg::BroadcastOp broadcast) {
+  Value source = broadcast.getInput();
+  while (Operation *def = source.getDefiningOp()) {
+    if (!isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(def))
+      break;
+    source = def->getOperand(0);
+  }
+  return source.getType() == broadcast.getInput().getType() ? source : Value();
+}
+
+/// S' = D * S + product, where product reads the old state: the delta rule
+/// S' = D * S + k (v - c * S^T w)^T, D and c per head.
+MatrixStateMatch matchDeltaRule(rec::RecurrenceOp op, unsigned index, Value decayed,
+                                Value product, const RecurrenceAnalysis &analysis) {
+  MatrixStateMatch match;
+  match.state = index;
+  match.deltaRule = true;
+  auto fail = [&](const std::string &why) {
+    match.whyNot = "it follows the delta rule, but " + why;
+    match.deltaRule = false;
+    return match;
+  };
+  Block &body = op.getBody();
+  Value old = body.getArgument(index);
+  int64_t rank = cast<RankedTensorType>(old.getType()).getRank();
+  if (decayed != old) {
+    auto mul = decayed.getDefiningOp<arith::MulFOp>();
+    match.decay = mul.getLhs() == old ? mul.getRhs() : mul.getLhs();
+    if (!analysis.isStateIndependent(match.decay))
+      return fail("its decay depends on a state");
+  }
+
+  // What is added: broadcasts, one of them of v - c * S^T w.
+  SmallVector<Value> factors;
+  collectFactors(product, body, factors);
+  linalg::BroadcastOp valueBroadcast;
+  for (Value factor : factors) {
+    if (!invariantAxes(factor, rank))
+      return fail("what it adds is not a product of broadcasts");
+    if (analysis.isStateIndependent(factor)) {
+      match.keyFactors.push_back(factor);
+      continue;
+    }
+    if (valueBroadcast)
+      return fail("more than one factor of what it adds reads the state");
+    valueBroadcast = factor.getDefiningOp<linalg::BroadcastOp>();
+    if (!valueBroadcast)
+      return fail("what it adds is not a product of broadcasts");
+    match.valueFactor = factor;
+  }
+  if (match.keyFactors.empty())
+    return fail("what it adds has no factor besides v - c * S^T w");
+  Value difference = broadcastSource(valueBroadcast);
+  // b * (v - c * S^T w), b per head: b joins the keys.
+  if (auto scaled = difference ? difference.getDefiningOp<arith::MulFOp>() : nullptr) {
+    bool lhsIsScale = analysis.isStateIndependent(scaled.getLhs());
+    match.valueScale = lhsIsScale ? scaled.getLhs() : scaled.getRhs();
+    difference = lhsIsScale ? scaled.getRhs() : scaled.getLhs();
+    if (!analysis.isStateIndependent(match.valueScale))
+      return fail("the factor that reads the state is not v - c * S^T w");
+  }
+  auto sub = difference ? difference.getDefiningOp<arith::SubFOp>() : nullptr;
+  if (!sub || !analysis.isStateIndependent(sub.getLhs()))
+    return fail("the factor that reads the state is not v - c * S^T w");
+  match.deltaValues = sub.getLhs();
+  Value correction = sub.getRhs();
+  if (auto scaled = correction.getDefiningOp<arith::MulFOp>()) {
+    bool lhsIsScale = analysis.isStateIndependent(scaled.getLhs());
+    match.correctionScale = lhsIsScale ? scaled.getLhs() : scaled.getRhs();
+    correction = lhsIsScale ? scaled.getRhs() : scaled.getLhs();
+    if (!analysis.isStateIndependent(match.correctionScale))
+      return fail("the factor that reads the state is not v - c * S^T w");
+  }
+  match.correction = correction.getDefiningOp<linalg::LinalgOp>();
+  if (!match.correction || !isBinaryContraction(match.correction) ||
+      !stateOperandOf(match.correction, old))
+    return fail("the factor that reads the state is not v - c * S^T w");
+  std::string why;
+  match.keyAxis = contractedAxis(match.correction, old, rank, why);
+  if (match.keyAxis < 0)
+    return fail(why);
+  OpOperand *oldOperand = stateOperandOf(match.correction, old);
+  match.correctionKey = match.correction.getDpsInputOperand(
+      oldOperand == match.correction.getDpsInputOperand(0) ? 1 : 0);
+  if (!analysis.isStateIndependent(match.correctionKey->get()))
+    return fail("the key it reads the state with depends on a state");
+
+  // The old state feeds only the decay and the correction.
+  for (OpOperand &use : old.getUses()) {
+    Operation *user = use.getOwner();
+    if (user != decayed.getDefiningOp() && user != match.correction.getOperation() &&
+        !(decayed == old && user == body.getTerminator()->getOperand(index).getDefiningOp()))
+      return fail("the step reads the state other than by decaying and correcting it");
+  }
+
+  // The correction's axes are the state's axes that the broadcast keeps, in
+  // order (its shape is unchanged on the way).
+  AffineMap oldMap = match.correction.getMatchingIndexingMap(oldOperand);
+  AffineMap resultMap =
+      match.correction.getMatchingIndexingMap(match.correction.getDpsInitOperand(0));
+  SmallVector<int64_t> kept;
+  for (int64_t a = 0; a < rank; ++a)
+    if (!llvm::is_contained(valueBroadcast.getDimensions(), a))
+      kept.push_back(a);
+  if (kept.size() != resultMap.getNumResults())
+    return fail("its correction is not spread over the state's axes it keeps");
+  for (auto [i, axis] : llvm::enumerate(kept))
+    if (axisOfLoop(oldMap, resultMap.getDimPosition(i)) != axis)
+      return fail("its correction is not spread over the state's axes it keeps");
+
+  // The final read: a contraction over the same key axis.
+  int64_t correctionAxis = match.keyAxis;
+  if (!findRead(op, index, match)) {
+    std::string reason = match.whyNot;
+    return fail(reason);
+  }
+  if (match.keyAxis != correctionAxis)
+    return fail("the read sums over another axis than the correction");
+
+  // The value axis: only v - c * S^T w varies along it (not k, the decay,
+  // c, w or the query); every other axis is a head axis.
+  AffineMap readStateMap = match.read.getMatchingIndexingMap(stateOperandOf(
+      match.read, body.getTerminator()->getOperand(index)));
+  AffineMap queryMap = match.read.getMatchingIndexingMap(match.query);
+  AffineMap keyMap = match.correction.getMatchingIndexingMap(match.correctionKey);
+  std::optional<llvm::SmallDenseSet<int64_t>> decayInvariant;
+  if (match.decay && !(decayInvariant = invariantAxes(match.decay, rank)))
+    return fail("its decay is not a broadcast of a per-head value");
+  for (int64_t a = 0; a < rank; ++a) {
+    if (a == match.keyAxis)
+      continue;
+    bool valueVaries = llvm::is_contained(kept, a);
+    bool keyVaries = llvm::any_of(match.keyFactors, [&](Value factor) {
+      return !invariantAxes(factor, rank)->contains(a);
+    });
+    bool decayVaries = match.decay && !decayInvariant->contains(a);
+    bool queryVaries = queryMap.isFunctionOfDim(readStateMap.getDimPosition(a));
+    bool correctionKeyVaries = keyMap.isFunctionOfDim(oldMap.getDimPosition(a));
+    if (valueVaries && !keyVaries && !decayVaries && !queryVaries && !correctionKeyVaries) {
+      if (match.valueAxis >= 0)
+        return fail("what it adds has more than one value axis");
+      match.valueAxis = a;
+    } else {
+      match.headAxes.push_back(a);
+    }
+  }
+  if (match.valueAxis < 0)
+    return fail("what it adds has no value axis (one along which only v - c * S^T w varies)");
+  if (match.decay) {
+    if (!decayInvariant->contains(match.keyAxis))
+      return fail("its decay varies along the key axis (the chunkwise delta rule takes one "
+                  "decay per head)");
+    match.decayKind = ChunkDecay::PerHead;
+  }
+  // c and b are in the correction's shape; they must not vary along the
+  // value axis.
+  int64_t position = llvm::find(kept, match.valueAxis) - kept.begin();
+  auto perHead = [&](Value scale) {
+    auto invariant =
+        invariantAxes(scale, cast<RankedTensorType>(scale.getType()).getRank());
+    return invariant && invariant->contains(position);
+  };
+  if (match.correctionScale && !perHead(match.correctionScale))
+    return fail("its correction's scale c varies along the value axis (it must be one value "
+                "per head)");
+  if (match.valueScale && !perHead(match.valueScale))
+    return fail("the scale of v - c * S^T w varies along the value axis (it must be one value "
+                "per head)");
+  match.matched = true;
+  return match;
+}
+
 } // namespace
 
 std::string MatrixStateMatch::describe() const {
+  if (deltaRule)
+    return std::string("delta-rule updates with ") + decayName(decayKind) + ", read by a query";
   return std::string("outer-product updates with ") + decayName(decayKind) + ", read by a query";
 }
 
@@ -110,11 +389,10 @@ MatrixStateMatch matchMatrixState(rec::RecurrenceOp op, unsigned index) {
     std::swap(decayed, product);
   if (isDecayedState(decayed) && !analysis.isStateIndependent(product) &&
       llvm::any_of(old.getUsers(), [](Operation *user) {
-        auto generic = dyn_cast<linalg::GenericOp>(user);
+        auto generic = dyn_cast<linalg::LinalgOp>(user);
         return generic && isBinaryContraction(generic);
       }))
-    return fail("it follows the delta rule (what it adds reads the state through a "
-                "contraction); the chunkwise delta rule (the WY/UT transform) is not built yet");
+    return matchDeltaRule(op, index, decayed, product, analysis);
   if (!isDecayedState(decayed) || !analysis.isStateIndependent(product))
     return fail("its update is not a sum of the (decayed) state and an outer product");
   if (decayed != old) {
@@ -140,47 +418,11 @@ MatrixStateMatch matchMatrixState(rec::RecurrenceOp op, unsigned index) {
     return fail("what it adds is not an outer product of two broadcasts");
 
   // The one read: a contraction of the new state with a query.
-  linalg::GenericOp read;
-  for (OpOperand &use : updated.getUses()) {
-    Operation *user = use.getOwner();
-    if (isa<rec::YieldOp>(user) && use.getOperandNumber() == index)
-      continue;
-    auto generic = dyn_cast<linalg::GenericOp>(user);
-    if (!generic || !isBinaryContraction(generic) || use.getOperandNumber() >= 2)
-      return fail("the step reads the new state other than by contracting it with a query");
-    if (read)
-      return fail("the step reads the new state more than once");
-    read = generic;
-  }
-  if (!read)
-    return fail("no output reads the state");
-  OpOperand *stateOperand = read.getDpsInputOperand(0)->get() == updated
-                                ? read.getDpsInputOperand(0)
-                                : read.getDpsInputOperand(1);
-  OpOperand *query = read.getDpsInputOperand(stateOperand == read.getDpsInputOperand(0) ? 1 : 0);
-  if (query->get() == updated)
-    return fail("the step contracts the new state with itself");
-  AffineMap stateMap = read.getMatchingIndexingMap(stateOperand);
-  if (!stateMap.isProjectedPermutation() || stateMap.getNumResults() != rank ||
-      read.getNumLoops() != rank)
-    return fail("the read indexes the state other than by its axes");
-  if (!read.getMatchingIndexingMap(query).isProjectedPermutation() ||
-      !read.getMatchingIndexingMap(read.getDpsInitOperand(0)).isProjectedPermutation())
-    return fail("the read indexes its query or result other than by loop axes");
-  unsigned reductionLoop = 0;
-  for (auto [loop, iterator] : llvm::enumerate(read.getIteratorTypesArray()))
-    if (iterator == utils::IteratorType::reduction)
-      reductionLoop = loop;
-  auto axisOfLoop = [&](unsigned loop) -> int64_t {
-    for (int64_t a = 0; a < rank; ++a)
-      if (stateMap.getDimPosition(a) == loop)
-        return a;
-    return -1;
-  };
-  match.keyAxis = axisOfLoop(reductionLoop);
-  if (match.keyAxis < 0)
-    return fail("the read does not sum over an axis of the state");
-
+  if (!findRead(op, index, match))
+    return match;
+  linalg::LinalgOp read = match.read;
+  OpOperand *query = match.query;
+  AffineMap stateMap = read.getMatchingIndexingMap(stateOperandOf(read, updated));
   // Key factor: the one that varies along the key axis.
   bool aVaries = !factorA->contains(match.keyAxis), bVaries = !factorB->contains(match.keyAxis);
   if (aVaries == bVaries)
@@ -226,8 +468,6 @@ MatrixStateMatch matchMatrixState(rec::RecurrenceOp op, unsigned index) {
   if (match.decay)
     match.decayKind =
         decayInvariant.contains(match.keyAxis) ? ChunkDecay::PerHead : ChunkDecay::PerKey;
-  match.read = read;
-  match.query = query;
   match.matched = true;
   return match;
 }

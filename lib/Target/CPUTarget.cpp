@@ -189,7 +189,7 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
       }
       // --form chunk: the matrix states the chunkwise form takes; the rest
       // of the cell is scanned where it can be once they have left.
-      SmallVector<MatrixStateMatch> chunked;
+      SmallVector<MatrixStateMatch, 2> chunked;
       unsigned chunkedAttentions = 0;
       bool restScannable = true;
       std::string whyNotChunked;

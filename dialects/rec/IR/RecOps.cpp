@@ -527,17 +527,17 @@ void ChunkedOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
   setNameFn(getFinalState(), "final_state");
 }
 
-LogicalResult ChunkedOp::verify() {
-  auto keys = cast<RankedTensorType>(getKeys().getType());
-  auto values = cast<RankedTensorType>(getValues().getType());
-  auto init = cast<RankedTensorType>(getInit().getType());
+/// What rec.chunked and rec.chunked_delta both need: canonical rank-4 f32
+/// operands whose sizes agree, with static heads, key and value sizes.
+static LogicalResult verifyChunkedOperands(Operation *op, RankedTensorType keys,
+                                           RankedTensorType values, RankedTensorType init) {
   for (RankedTensorType type : {keys, values, init}) {
     if (type.getRank() != 4)
-      return emitOpError() << "needs rank-4 operands ([B, T, H, K], [B, T, H, V], "
-                              "[B, H, K, V]), got "
-                           << type;
+      return op->emitOpError() << "needs rank-4 operands ([B, T, H, K], [B, T, H, V], "
+                                  "[B, H, K, V]), got "
+                               << type;
     if (!type.getElementType().isF32())
-      return emitOpError() << "needs f32 operands, got " << type;
+      return op->emitOpError() << "needs f32 operands, got " << type;
   }
   // Sizes that must agree where both are static: (what, size, other size).
   auto agree = [](int64_t a, int64_t b) {
@@ -555,12 +555,33 @@ LogicalResult ChunkedOp::verify() {
                     Pair{"key sizes", keys.getDimSize(3), init.getDimSize(2)},
                     Pair{"value sizes", values.getDimSize(3), init.getDimSize(3)}})
     if (!agree(pair.a, pair.b))
-      return emitOpError() << "needs operands whose " << pair.what << " agree, got " << keys
-                           << ", " << values << " and init " << init;
+      return op->emitOpError() << "needs operands whose " << pair.what << " agree, got " << keys
+                               << ", " << values << " and init " << init;
   if (ShapedType::isDynamic(keys.getDimSize(2)) || ShapedType::isDynamic(keys.getDimSize(3)) ||
       ShapedType::isDynamic(values.getDimSize(3)))
-    return emitOpError() << "needs static heads, key and value sizes";
+    return op->emitOpError() << "needs static heads, key and value sizes";
   return success();
+}
+
+LogicalResult ChunkedOp::verify() {
+  return verifyChunkedOperands(*this, cast<RankedTensorType>(getKeys().getType()),
+                               cast<RankedTensorType>(getValues().getType()),
+                               cast<RankedTensorType>(getInit().getType()));
+}
+
+//===----------------------------------------------------------------------===//
+// ChunkedDeltaOp
+//===----------------------------------------------------------------------===//
+
+void ChunkedDeltaOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getReads(), "reads");
+  setNameFn(getFinalState(), "final_state");
+}
+
+LogicalResult ChunkedDeltaOp::verify() {
+  return verifyChunkedOperands(*this, cast<RankedTensorType>(getKeys().getType()),
+                               cast<RankedTensorType>(getValues().getType()),
+                               cast<RankedTensorType>(getInit().getType()));
 }
 
 //===----------------------------------------------------------------------===//

@@ -415,6 +415,55 @@ def Rec_ChunkedOp : Rec_Op<"chunked", [Pure,
   let hasVerifier = 1;
 }
 
+def Rec_ChunkedDeltaOp : Rec_Op<"chunked_delta", [Pure,
+    AllTypesMatch<["queries", "keys", "correction_keys", "log_decays"]>,
+    AllTypesMatch<["values", "reads"]>, AllTypesMatch<["init", "final_state"]>,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>]> {
+  let summary = "a matrix state updated by the delta rule and read by queries, in chunks of time";
+  let description = [{
+    For every batch row b and head h, the matrix state
+    S[t] = exp(g[t]) S[t-1] + k[t] (v[t] - S[t-1]^T w[t])^T (K x V,
+    S[-1] = `init`) read as r[t] = S[t]^T q[t]. DeltaNet's
+    S' = S + beta k (v - S^T k)^T has keys beta k, w = k and g = 0; Gated
+    DeltaNet's S' = alpha S + beta k (v - alpha S^T k)^T has keys beta k,
+    w = alpha k and g = log alpha. `g` is one log decay per head, repeated
+    along K. The operands are canonical, as for `rec.chunked`: `queries`, `keys`,
+    `correction_keys` (w) and `log_decays` are `tensor<B x T x H x K>`,
+    `values` `tensor<B x T x H x V>`, `init` `tensor<B x H x K x V>`.
+    Results: the reads r (typed as `values`), then S[T-1].
+
+    `rec-expand-chunked` writes it by chunks of `chunk_size` steps with the
+    WY / UT form of the chunk's updates: the corrections of a chunk solve a
+    unit lower-triangular system (I + L) D = V - diag(exp(g_prev)) W S0,
+    L[t, i] = exp(g[t-1] - g[i]) w[t] . k[i] for i < t, by forward
+    substitution; the reads and the state leaving the chunk are then
+    matrix products with D.
+
+    ```mlir
+    %r, %sT = rec.chunked_delta %q, %k, %w, %v, log_decays %g, init %s0 {chunk_size = 64 : i64}
+        : tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32>, tensor<?x4x16x16xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$queries, AnyRankedTensor:$keys,
+                       AnyRankedTensor:$correction_keys, AnyRankedTensor:$values,
+                       AnyRankedTensor:$log_decays, AnyRankedTensor:$init,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$chunk_size);
+  let results = (outs AnyRankedTensor:$reads, AnyRankedTensor:$final_state);
+  let assemblyFormat = [{
+    $queries `,` $keys `,` $correction_keys `,` $values `,` `log_decays` $log_decays `,`
+    `init` $init attr-dict `:` type($queries) `,` type($values) `,` type($init)
+  }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$queries, "::mlir::Value":$keys,
+                   "::mlir::Value":$correction_keys, "::mlir::Value":$values,
+                   "::mlir::Value":$log_decays, "::mlir::Value":$init, "int64_t":$chunkSize), [{
+      build($_builder, $_state, values.getType(), init.getType(), queries, keys, correction_keys,
+            values, log_decays, init, $_builder.getI64IntegerAttr(chunkSize));
+    }]>
+  ];
+  let hasVerifier = 1;
+}
+
 def Rec_ChunkedAttentionOp : Rec_Op<"chunked_attention", [Pure,
     AllTypesMatch<["values", "outputs"]>]> {
   let summary = "causal softmax attention over whole sequences, in chunks of time";

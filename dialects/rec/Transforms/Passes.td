@@ -51,7 +51,7 @@ def RecHoistMatmuls : Pass<"rec-hoist-matmuls", "::mlir::rec::ModelOp"> {
 }
 
 def RecToChunked : Pass<"rec-to-chunked", "::mlir::ModuleOp"> {
-  let summary = "rewrites decayed outer-product matrix states and attention into chunked ops";
+  let summary = "rewrites matrix states (outer products, the delta rule) and attention into chunked ops";
   let description = [{
     A state that `matchMatrixState` recognises (S' = D * S + A * B with A and
     B broadcasts of step values, D free of states and constant along the
@@ -66,6 +66,11 @@ def RecToChunked : Pass<"rec-to-chunked", "::mlir::ModuleOp"> {
     at -30 a step, so a decay of 0 forgets as it should); otherwise the
     original recurrence runs, after a call of `seqc_chunk_fallback_report()`,
     which the runtime prints to stderr when `SEQC_VERBOSE` is set.
+
+    A state that follows the delta rule, S' = D * S + k (v - c * S^T w)^T
+    with D and c one value per head (DeltaNet, Gated DeltaNet), leaves its
+    recurrence the same way for a `rec.chunked_delta`, with c folded into
+    w.
 
     A `rec.attention` whose query, key and value depend on no state and on
     no other attention (`matchAttention`) leaves its recurrence the same
@@ -87,7 +92,7 @@ def RecToChunked : Pass<"rec-to-chunked", "::mlir::ModuleOp"> {
 }
 
 def RecExpandChunked : Pass<"rec-expand-chunked", "::mlir::ModuleOp"> {
-  let summary = "expands rec.chunked and rec.chunked_attention into loops over chunks";
+  let summary = "expands the chunked ops (rec.chunked, _delta, _attention) into loops over chunks";
   let description = [{
     Each `rec.chunked` becomes, on tensors: its sequences padded with
     identity steps to whole chunks and viewed as [B, T/C, C, ...]; a
@@ -98,6 +103,12 @@ def RecExpandChunked : Pass<"rec-expand-chunked", "::mlir::ModuleOp"> {
     per (i, j, key) otherwise), the reads (scores times values plus the
     queries times the entering state) and the state leaving the chunk; and
     the reads trimmed back to T steps.
+
+    Each `rec.chunked_delta` becomes the same kind of recurrence over
+    chunks, whose step solves the chunk's corrections D = U - W' S0 by
+    forward substitution of the unit lower-triangular (I + L) (the UT
+    transform) and then computes the reads and the state leaving the chunk
+    as contractions with D.
 
     Each `rec.chunked_attention` with per-step queries becomes an
     `scf.forall` over (row, query chunk, head) whose body runs the online

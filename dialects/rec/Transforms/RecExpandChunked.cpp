@@ -1,4 +1,4 @@
-//===- RecExpandChunked.cpp - rec.chunked as a recurrence over chunks -----===//
+//===- RecExpandChunked.cpp - The chunked ops as loops over chunks --------===//
 //
 // rec-expand-chunked writes each rec.chunked with ops the targets already
 // lower: the sequences are padded to whole chunks of C steps (zero keys and
@@ -17,6 +17,11 @@
 // do), whatever the chunk's decays. The contractions are linalg.generic ops:
 // the CPU lowering runs them as loops today; tiling them as matmuls is the
 // next step.
+//
+// rec.chunked_delta takes the same shape, its step solving the chunk's
+// corrections by forward substitution first (expandDelta);
+// rec.chunked_attention becomes a parallel loop over query chunks, or three
+// recurrences over chunks for a fixed query (expandTiled, expandPrefixScan).
 //
 //===----------------------------------------------------------------------===//
 #include "Passes.h"
@@ -177,6 +182,12 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
       expand(op);
       op.erase();
     }
+    SmallVector<ChunkedDeltaOp> deltas;
+    getOperation()->walk([&](ChunkedDeltaOp op) { deltas.push_back(op); });
+    for (ChunkedDeltaOp op : deltas) {
+      expandDelta(op);
+      op.erase();
+    }
     SmallVector<ChunkedAttentionOp> attentions;
     getOperation()->walk([&](ChunkedAttentionOp op) { attentions.push_back(op); });
     for (ChunkedAttentionOp op : attentions) {
@@ -313,6 +324,169 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
         b, loc, recurrence.getResult(1), SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
     Value trimmed = geometry.trim(b, loc, flat, op.getReads().getType());
     op.getReads().replaceAllUsesWith(trimmed);
+    op.getFinalState().replaceAllUsesWith(recurrence.getResult(0));
+  }
+
+  /// The delta rule, chunk by chunk (see rec.chunked_delta): with b the
+  /// cumulative log decay of the chunk (inclusive) and p = b - g (before the
+  /// step), the corrections D = U - W' S0 come from forward substitution of
+  ///   (I + L) U = V,   (I + L) W' = diag(exp(p)) W,
+  ///   L[h, t, i] = exp(p[t] - b[i]) w[t] . k[i]   (i < t),
+  /// and then
+  ///   r[i]  = exp(b[i]) q[i] S0 + sum_{j <= i} exp(b[i] - b[j]) (q[i] . k[j]) D[j]
+  ///   S'    = exp(b[C-1]) S0 + sum_j exp(b[C-1] - b[j]) k[j] D[j]^T.
+  /// Every exponent is a sum of log decays over steps in order (<= 0).
+  void expandDelta(ChunkedDeltaOp op) {
+    Location loc = op.getLoc();
+    OpBuilder b(op);
+    auto keysType = cast<RankedTensorType>(op.getKeys().getType());
+    auto valuesType = cast<RankedTensorType>(op.getValues().getType());
+    int64_t H = keysType.getDimSize(2), K = keysType.getDimSize(3), V = valuesType.getDimSize(3);
+    ChunkGeometry geometry(b, loc, op.getKeys(), op.getChunkSize());
+    int64_t C = geometry.C;
+    SmallVector<Value> inputs;
+    for (Value sequence : {op.getQueries(), op.getKeys(), op.getCorrectionKeys(), op.getValues(),
+                           op.getLogDecays()})
+      inputs.push_back(geometry.inChunks(b, loc, sequence));
+    auto readsType = RankedTensorType::get(
+        {ShapedType::kDynamic, ShapedType::kDynamic, C, H, V}, b.getF32Type());
+    auto recurrence = RecurrenceOp::create(b, loc, TypeRange{op.getInit().getType(), readsType},
+                                           geometry.batch, geometry.chunks,
+                                           ValueRange{op.getInit()}, inputs);
+    Block &body = recurrence.getBody();
+    OpBuilder s = OpBuilder::atBlockBegin(&body);
+    Value state = body.getArgument(0), q = body.getArgument(1), k = body.getArgument(2),
+          w = body.getArgument(3), v = body.getArgument(4), g = body.getArgument(5);
+    auto add = [](OpBuilder &n, Location l, Value x, Value y) -> Value {
+      return arith::AddFOp::create(n, l, x, y);
+    };
+    auto sub = [](OpBuilder &n, Location l, Value x, Value y) -> Value {
+      return arith::SubFOp::create(n, l, x, y);
+    };
+    auto mul = [](OpBuilder &n, Location l, Value x, Value y) -> Value {
+      return arith::MulFOp::create(n, l, x, y);
+    };
+    auto expOf = [](OpBuilder &n, Location l, Value x) -> Value {
+      return math::ExpOp::create(n, l, x);
+    };
+    auto multiplyAdd = [&](OpBuilder &n, Location l, ValueRange in, Value out) {
+      return add(n, l, out, mul(n, l, in[0], in[1]));
+    };
+    auto multiplySubtract = [&](OpBuilder &n, Location l, ValueRange in, Value out) {
+      return sub(n, l, out, mul(n, l, in[0], in[1]));
+    };
+    auto slice = [&](OpBuilder &n, Value source, ArrayRef<int64_t> shape,
+                     ArrayRef<OpFoldResult> offsets, ArrayRef<int64_t> sizes) -> Value {
+      SmallVector<OpFoldResult> sizeAttrs;
+      for (int64_t size : sizes)
+        sizeAttrs.push_back(n.getIndexAttr(size));
+      return tensor::ExtractSliceOp::create(
+          n, loc, RankedTensorType::get(shape, n.getF32Type()), source, offsets, sizeAttrs,
+          SmallVector<OpFoldResult>(sizes.size(), n.getIndexAttr(1)));
+    };
+
+    // The per-head log decays g[i, h] (the same for every key), their
+    // inclusive cumulative sums b and the sums before each step p.
+    Value perHead = slice(s, g, {C, H}, {s.getIndexAttr(0), s.getIndexAttr(0), s.getIndexAttr(0)},
+                          {C, H, 1});
+    // loops (i, j, h)
+    Value cumulative = contraction(s, loc, {perHead}, zeroFilled(s, loc, ArrayRef<int64_t>{C, H}),
+                                   {{1, 2}}, {0, 2}, 3, {1},
+                                   [&](OpBuilder &n, Location l, ValueRange in, Value out) {
+                                     return add(n, l, out, causal(n, l, 0, 1, in[0]));
+                                   });
+    Value before = contraction(s, loc, {cumulative, perHead},
+                               zeroFilled(s, loc, ArrayRef<int64_t>{C, H}), {{0, 1}, {0, 1}},
+                               {0, 1}, 2, {},
+                               [&](OpBuilder &n, Location l, ValueRange in, Value) {
+                                 return sub(n, l, in[0], in[1]);
+                               });
+    Value last = slice(s, cumulative, {H}, {s.getIndexAttr(C - 1), s.getIndexAttr(0)}, {1, H});
+
+    // L[h, t, i] = exp(p[t] - b[i]) w[t] . k[i] for i < t; loops (h, t, i, k).
+    Value overlaps = contraction(s, loc, {w, k}, zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
+                                 {{1, 0, 3}, {2, 0, 3}}, {0, 1, 2}, 4, {3}, multiplyAdd);
+    Value lower = contraction(
+        s, loc, {overlaps, before, cumulative}, zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
+        {{0, 1, 2}, {1, 0}, {2, 0}}, {0, 1, 2}, 3, {},
+        [&](OpBuilder &n, Location l, ValueRange in, Value) -> Value {
+          Value t = linalg::IndexOp::create(n, l, 1), i = linalg::IndexOp::create(n, l, 2);
+          Value earlier = arith::CmpIOp::create(n, l, arith::CmpIPredicate::ult, i, t);
+          Value scaled = mul(n, l, in[0], expOf(n, l, sub(n, l, in[1], in[2])));
+          return arith::SelectOp::create(n, l, earlier, scaled,
+                                         arith::ConstantOp::create(n, l, n.getF32FloatAttr(0)));
+        });
+    // Right-hand sides: V, and diag(exp(p)) W; loops (t, h, k).
+    Value scaledCorrections = contraction(
+        s, loc, {w, before}, zeroFilled(s, loc, ArrayRef<int64_t>{C, H, K}), {{0, 1, 2}, {0, 1}},
+        {0, 1, 2}, 3, {}, [&](OpBuilder &n, Location l, ValueRange in, Value) {
+          return mul(n, l, in[0], expOf(n, l, in[1]));
+        });
+    // Forward substitution, one row t at a time: X[t] -= sum_i L[h, t, i] X[i]
+    // (L is 0 from i = t on, so the rows not yet solved do not count).
+    Value zero = arith::ConstantIndexOp::create(s, loc, 0);
+    Value one = arith::ConstantIndexOp::create(s, loc, 1);
+    Value steps = arith::ConstantIndexOp::create(s, loc, C);
+    auto substitution = scf::ForOp::create(
+        s, loc, zero, steps, one, ValueRange{v, scaledCorrections},
+        [&](OpBuilder &n, Location l, Value t, ValueRange solved) {
+          Value row = slice(n, lower, {H, C}, {n.getIndexAttr(0), t, n.getIndexAttr(0)}, {H, 1, C});
+          SmallVector<Value> next;
+          for (auto [x, width] : llvm::zip(solved, std::array<int64_t, 2>{V, K})) {
+            Value own = slice(n, x, {H, width}, {t, n.getIndexAttr(0), n.getIndexAttr(0)},
+                              {1, H, width});
+            // loops (h, i, x)
+            Value updated = contraction(n, l, {row, x}, own, {{0, 1}, {1, 0, 2}}, {0, 2}, 3, {1},
+                                        multiplySubtract);
+            next.push_back(tensor::InsertSliceOp::create(
+                n, l, updated, x, ArrayRef<OpFoldResult>{t, n.getIndexAttr(0), n.getIndexAttr(0)},
+                ArrayRef<OpFoldResult>{n.getIndexAttr(1), n.getIndexAttr(H),
+                                       n.getIndexAttr(width)},
+                SmallVector<OpFoldResult>(3, n.getIndexAttr(1))));
+          }
+          scf::YieldOp::create(n, l, next);
+        });
+    // D = U - W' S0; loops (i, h, k, v).
+    Value deltas = contraction(s, loc, {substitution.getResult(1), state},
+                               substitution.getResult(0), {{0, 1, 2}, {1, 2, 3}}, {0, 1, 3}, 4,
+                               {2}, multiplySubtract);
+    // A[h, i, j] = exp(b[i] - b[j]) q[i] . k[j] for j <= i; loops (h, i, j, k).
+    Value raw = contraction(s, loc, {q, k}, zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
+                            {{1, 0, 3}, {2, 0, 3}}, {0, 1, 2}, 4, {3}, multiplyAdd);
+    Value scores = contraction(s, loc, {raw, cumulative, cumulative},
+                               zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
+                               {{0, 1, 2}, {1, 0}, {2, 0}}, {0, 1, 2}, 3, {},
+                               [&](OpBuilder &n, Location l, ValueRange in, Value) {
+                                 Value decay = expOf(n, l, sub(n, l, in[1], in[2]));
+                                 return causal(n, l, 1, 2, mul(n, l, in[0], decay));
+                               });
+    // r[i] = sum_j A[h, i, j] D[j]; loops (i, h, j, v) ...
+    Value inside = contraction(s, loc, {scores, deltas}, zeroFilled(s, loc, ArrayRef<int64_t>{C, H, V}),
+                               {{1, 0, 2}, {2, 1, 3}}, {0, 1, 3}, 4, {2}, multiplyAdd);
+    // ... + exp(b[i]) q[i] S0; loops (i, h, k, v).
+    Value reads = contraction(
+        s, loc, {q, cumulative, state}, inside, {{0, 1, 2}, {0, 1}, {1, 2, 3}}, {0, 1, 3}, 4, {2},
+        [&](OpBuilder &n, Location l, ValueRange in, Value out) {
+          return add(n, l, out, mul(n, l, mul(n, l, in[0], expOf(n, l, in[1])), in[2]));
+        });
+    // S' = exp(b[C-1]) S0 + sum_j exp(b[C-1] - b[j]) k[j] D[j]^T; loops
+    // (h, k, v), then (h, k, j, v).
+    Value decayed = contraction(s, loc, {last, state}, zeroFilled(s, loc, ArrayRef<int64_t>{H, K, V}),
+                                {{0}, {0, 1, 2}}, {0, 1, 2}, 3, {},
+                                [&](OpBuilder &n, Location l, ValueRange in, Value) {
+                                  return mul(n, l, expOf(n, l, in[0]), in[1]);
+                                });
+    Value next = contraction(
+        s, loc, {k, deltas, last, cumulative}, decayed, {{2, 0, 1}, {2, 0, 3}, {0}, {2, 0}},
+        {0, 1, 3}, 4, {2}, [&](OpBuilder &n, Location l, ValueRange in, Value out) {
+          Value decay = expOf(n, l, sub(n, l, in[2], in[3]));
+          return add(n, l, out, mul(n, l, mul(n, l, in[0], in[1]), decay));
+        });
+    YieldOp::create(s, loc, ValueRange{next, reads});
+
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, recurrence.getResult(1), SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+    op.getReads().replaceAllUsesWith(geometry.trim(b, loc, flat, op.getReads().getType()));
     op.getFinalState().replaceAllUsesWith(recurrence.getResult(0));
   }
 

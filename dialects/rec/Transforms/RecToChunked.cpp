@@ -17,6 +17,10 @@
 // 0 (or one that underflows) is clamped to exp(-30) per step, which forgets
 // as completely.
 //
+// A delta-rule state (S' = D * S + k (v - c * S^T w)^T) leaves for a
+// rec.chunked_delta the same way, with the keys the product of the factors
+// of k, the values v spread as v - c * S^T w is, and c folded into w.
+//
 // An attention that matchAttention accepts leaves its recurrence the same
 // way, for a rec.chunked_attention: its keys and values (and per-step
 // queries) with the heads flattened, computed for all steps; a learned
@@ -361,22 +365,48 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
 
     // The canonical per-step parts, in the step, then for all steps.
     OpBuilder b(yield);
-    Value keys = toCanonical(b, loc, dropInvariantAxis(b, loc, match.keyFactor, match.valueAxis),
+    Value keyFactor = match.keyFactor, valueFactor = match.valueFactor;
+    if (match.deltaRule) {
+      keyFactor = match.keyFactors.front();
+      for (Value factor : ArrayRef<Value>(match.keyFactors).drop_front())
+        keyFactor = arith::MulFOp::create(b, loc, keyFactor, factor);
+      if (match.valueScale)
+        keyFactor = arith::MulFOp::create(b, loc, keyFactor,
+                                          spreadLikeDifference(b, match, match.valueScale));
+      valueFactor = spreadLikeDifference(b, match, match.deltaValues);
+    }
+    Value keys = toCanonical(b, loc, dropInvariantAxis(b, loc, keyFactor, match.valueAxis),
                              keyLayout, 0);
-    Value values = toCanonical(
-        b, loc, dropInvariantAxis(b, loc, match.valueFactor, match.keyAxis), valueLayout, 0);
+    Value values =
+        toCanonical(b, loc, dropInvariantAxis(b, loc, valueFactor, match.keyAxis), valueLayout, 0);
     Value queries = toCanonical(b, loc, queryOverKeyAxes(b, match, keyLayout), keyLayout, 0);
     SmallVector<Value> parts = {queries, keys, values};
+    unsigned decayPart = parts.size();
     if (match.decay)
       parts.push_back(toCanonical(b, loc, dropInvariantAxis(b, loc, match.decay, match.valueAxis),
                                   keyLayout, 0));
+    unsigned correctionPart = parts.size();
+    if (match.deltaRule) {
+      // The delta rule's w, with its scale c folded in (c S^T w = S^T (c w)).
+      linalg::LinalgOp correction = match.correction;
+      OpOperand *oldOperand = correction.getDpsInputOperand(
+          match.correctionKey == correction.getDpsInputOperand(0) ? 1 : 0);
+      Value corrections = operandOverKeyAxes(b, correction, oldOperand,
+                                             match.correctionKey, keyLayout);
+      if (match.correctionScale)
+        corrections = arith::MulFOp::create(
+            b, loc, corrections,
+            dropInvariantAxis(b, loc, spreadLikeDifference(b, match, match.correctionScale),
+                              match.valueAxis));
+      parts.push_back(toCanonical(b, loc, corrections, keyLayout, 0));
+    }
     SmallVector<Value> sequences = outlineStateFreeValues(b, recurrence, parts);
 
     b.setInsertionPoint(recurrence);
     Value logDecays;
     scf::IfOp positive;
     if (match.decay) {
-      Value decays = sequences[3];
+      Value decays = sequences[decayPart];
       positive = scf::IfOp::create(b, loc, recurrence.getResultTypes(),
                                    allNonNegative(b, loc, decays), /*withElseRegion=*/true);
       // The original recurrence runs when a decay is negative.
@@ -393,16 +423,26 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
     }
 
     Value init = toCanonical(b, loc, recurrence.getInits()[index], fullLayout, 1);
-    auto chunked = ChunkedOp::create(b, loc, sequences[0], sequences[1], sequences[2], logDecays,
-                                     init, chunkSize);
+    Value reads, finalState;
+    if (match.deltaRule) {
+      auto chunked =
+          ChunkedDeltaOp::create(b, loc, sequences[0], sequences[1], sequences[correctionPart],
+                                 sequences[2], logDecays, init, chunkSize);
+      reads = chunked.getReads();
+      finalState = chunked.getFinalState();
+    } else {
+      auto chunked = ChunkedOp::create(b, loc, sequences[0], sequences[1], sequences[2],
+                                       logDecays, init, chunkSize);
+      reads = chunked.getReads();
+      finalState = chunked.getFinalState();
+    }
     SmallVector<int64_t> allAxes = llvm::to_vector(llvm::seq<int64_t>(0, rank));
-    Value final =
-        fromCanonical(b, loc, chunked.getFinalState(), fullLayout, 1, stateShape, allAxes);
+    Value final = fromCanonical(b, loc, finalState, fullLayout, 1, stateShape, allAxes);
 
     // The rest of the recurrence, reading the state through its reads.
-    linalg::GenericOp stateRead = match.read;
+    linalg::LinalgOp stateRead = match.read;
     RecurrenceOp rest = withSequenceInput(
-        b, recurrence, index, chunked.getReads(), stateRead,
+        b, recurrence, index, reads, stateRead,
         [&](OpBuilder &r, IRMapping &mapping, Value read) {
           return readFromCanonical(r, loc, match, valueLayout, stateShape, read,
                                    mapping.lookupOrDefault(stateRead.getDpsInits()[0]));
@@ -455,7 +495,7 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
 
   /// The read's operand that is the new state (the other one is the query).
   static OpOperand *stateOperandOf(const seqc::MatrixStateMatch &match) {
-    linalg::GenericOp read = match.read;
+    linalg::LinalgOp read = match.read;
     return read.getDpsInputOperand(match.query->getOperandNumber() == 0 ? 1 : 0);
   }
 
@@ -463,16 +503,23 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
   /// (in state order): the read's query broadcast to the heads it may lack.
   static Value queryOverKeyAxes(OpBuilder &b, const seqc::MatrixStateMatch &match,
                                 const Layout &layout) {
-    linalg::GenericOp read = match.read;
-    Location loc = read.getLoc();
-    OpOperand *stateOperand = stateOperandOf(match);
+    return operandOverKeyAxes(b, match.read, stateOperandOf(match), match.query, layout);
+  }
+
+  /// `operand` of the contraction `generic` of the state operand
+  /// `stateOperand`, over the state's axes in `layout.axes` (which the
+  /// contraction's loops index through the state's map).
+  static Value operandOverKeyAxes(OpBuilder &b, linalg::LinalgOp generic,
+                                  OpOperand *stateOperand, OpOperand *operand,
+                                  const Layout &layout) {
+    Location loc = generic.getLoc();
     auto stateType = cast<RankedTensorType>(stateOperand->get().getType());
-    AffineMap stateMap = read.getMatchingIndexingMap(stateOperand);
-    AffineMap queryMap = read.getMatchingIndexingMap(match.query);
-    // Loop of the read -> position among layout.axes.
+    AffineMap stateMap = generic.getMatchingIndexingMap(stateOperand);
+    AffineMap operandMap = generic.getMatchingIndexingMap(operand);
+    // Loop of the contraction -> position among layout.axes.
     MLIRContext *ctx = b.getContext();
     SmallVector<AffineExpr> results;
-    for (AffineExpr expr : queryMap.getResults()) {
+    for (AffineExpr expr : operandMap.getResults()) {
       unsigned loop = cast<AffineDimExpr>(expr).getPosition();
       int64_t position = -1;
       for (auto [p, axis] : llvm::enumerate(layout.axes))
@@ -489,7 +536,7 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
                                    AffineMap::getMultiDimIdentityMap(rank, ctx)};
     SmallVector<utils::IteratorType> iterators(rank, utils::IteratorType::parallel);
     return linalg::GenericOp::create(
-               b, loc, empty.getType(), ValueRange{match.query->get()}, ValueRange{empty}, maps,
+               b, loc, empty.getType(), ValueRange{operand->get()}, ValueRange{empty}, maps,
                iterators,
                [](OpBuilder &nested, Location nestedLoc, ValueRange args) {
                  linalg::YieldOp::create(nested, nestedLoc, args[0]);
@@ -497,12 +544,31 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
         .getResult(0);
   }
 
+  /// For the delta rule: `value`, in the shape of v - c * S^T w, spread over
+  /// the state's axes as that factor is (the reshapes and the broadcast
+  /// between them, cloned).
+  static Value spreadLikeDifference(OpBuilder &b, const seqc::MatrixStateMatch &match,
+                                    Value value) {
+    SmallVector<Operation *> chain = {match.valueFactor.getDefiningOp()};
+    Value input = cast<linalg::BroadcastOp>(chain.front()).getInput();
+    while (isa_and_nonnull<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(input.getDefiningOp())) {
+      chain.push_back(input.getDefiningOp());
+      input = chain.back()->getOperand(0);
+    }
+    IRMapping mapping;
+    mapping.map(input, value);
+    Value spread;
+    for (Operation *link : llvm::reverse(chain))
+      spread = b.clone(*link, mapping)->getResult(0);
+    return spread;
+  }
+
   /// The read's result from the step's canonical read [H, V]: init + read,
   /// laid out as the read's output.
   static Value readFromCanonical(OpBuilder &b, Location loc, const seqc::MatrixStateMatch &match,
                                  const Layout &valueLayout, ArrayRef<int64_t> stateShape,
                                  Value canonical, Value init) {
-    linalg::GenericOp read = match.read;
+    linalg::LinalgOp read = match.read;
     AffineMap stateMap = read.getMatchingIndexingMap(stateOperandOf(match));
     AffineMap outMap = read.getMatchingIndexingMap(read.getDpsInitOperand(0));
     // [H, V] -> [heads..., V] in valueLayout.order.

@@ -7,7 +7,9 @@
 //   r  = sum over the key axis of q * S'
 //
 // linear attention (no D), RetNet, Mamba-2 and the mLSTM (D the same for
-// every key of a head), GLA (D per key row). The key axis is the one the
+// every key of a head), GLA (D per key row); and the delta rule, where what
+// is added reads the old state, S' = D * S + k (v - c * S^T w)^T (DeltaNet,
+// Gated DeltaNet). The key axis is the one the
 // read contracts; the value axis the one along which the factor that varies
 // with the key does not vary; every other axis is a head axis. The
 // chunkwise form (rec-to-chunked), --emit forms and its tests read this one
@@ -44,11 +46,25 @@ struct MatrixStateMatch {
   mlir::Value decay;
   ChunkDecay decayKind = ChunkDecay::None;
   /// The one contraction that reads the new state, and its query operand.
-  mlir::linalg::GenericOp read;
+  mlir::linalg::LinalgOp read;
   mlir::OpOperand *query = nullptr;
   /// Axes of the state.
   int64_t keyAxis = -1, valueAxis = -1;
   llvm::SmallVector<int64_t> headAxes;
+
+  /// The delta rule, S' = D * S + k (v - c * S^T w)^T (DeltaNet with D = c
+  /// = 1, Gated DeltaNet with D = c = the gate), D and c one value per
+  /// head. Then `keyFactors` are the full-shape factors of k (their
+  /// product; `keyFactor` is null), `valueFactor` the broadcast of
+  /// v - c * S^T w, `correction` the contraction S^T w of the old state,
+  /// `correctionKey` its operand w, `correctionScale` c in the shape of the
+  /// correction (null for 1), `deltaValues` v, and `valueScale` a per-head
+  /// b when the factor is b * (v - c * S^T w) (null for 1; it joins k).
+  bool deltaRule = false;
+  llvm::SmallVector<mlir::Value> keyFactors;
+  mlir::linalg::LinalgOp correction;
+  mlir::OpOperand *correctionKey = nullptr;
+  mlir::Value correctionScale, deltaValues, valueScale;
 
   /// "decayed outer product, decay per head; key axis 1, value axis 2".
   std::string describe() const;

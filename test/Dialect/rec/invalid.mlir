@@ -537,3 +537,21 @@ func.func @chunked_attention_scale(%k: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf
       : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>
   return
 }
+
+// -----
+
+func.func @chunked_delta_value_size(%q: tensor<?x?x2x8xf32>, %v: tensor<?x?x2x4xf32>, %s0: tensor<?x2x8x5xf32>) {
+  // expected-error @+1 {{'rec.chunked_delta' op needs operands whose value sizes agree, got 'tensor<?x?x2x8xf32>', 'tensor<?x?x2x4xf32>' and init 'tensor<?x2x8x5xf32>'}}
+  %r, %sT = rec.chunked_delta %q, %q, %q, %v, log_decays %q, init %s0 {chunk_size = 16 : i64}
+      : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x5xf32>
+  return
+}
+
+// -----
+
+func.func @chunked_delta_rank(%q: tensor<?x?x8xf32>, %v: tensor<?x?x4xf32>, %s0: tensor<?x8x4xf32>) {
+  // expected-error @+1 {{'rec.chunked_delta' op needs rank-4 operands ([B, T, H, K], [B, T, H, V], [B, H, K, V]), got 'tensor<?x?x8xf32>'}}
+  %r, %sT = rec.chunked_delta %q, %q, %q, %v, log_decays %q, init %s0 {chunk_size = 16 : i64}
+      : tensor<?x?x8xf32>, tensor<?x?x4xf32>, tensor<?x8x4xf32>
+  return
+}

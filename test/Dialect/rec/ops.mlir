@@ -99,6 +99,18 @@ func.func @chunked(%q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<
   return %r, %sT : tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
 }
 
+// The chunkwise form of a delta-rule state.
+// CHECK-LABEL: func.func @chunked_delta
+// CHECK: %[[R:.*]], %[[F:.*]] = rec.chunked_delta %arg0, %arg1, %arg2, %arg3, log_decays %arg4, init %arg5 {chunk_size = 32 : i64} : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
+// CHECK: return %[[R]], %[[F]]
+func.func @chunked_delta(%q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>, %w: tensor<?x?x2x8xf32>,
+                         %v: tensor<?x?x2x4xf32>, %g: tensor<?x?x2x8xf32>, %s0: tensor<?x2x8x4xf32>)
+    -> (tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>) {
+  %r, %sT = rec.chunked_delta %q, %k, %w, %v, log_decays %g, init %s0 {chunk_size = 32 : i64}
+      : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
+  return %r, %sT : tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
+}
+
 // Chunked attention, with per-step queries and with one fixed query per head.
 // CHECK-LABEL: func.func @chunked_attention
 // CHECK: %[[O:.*]] = rec.chunked_attention %arg0, %arg1, %arg2 {chunk_size = 32 : i64, scale = 5.000000e-01 : f64, window = 8 : i64} : tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>
