@@ -321,7 +321,7 @@ LogicalResult lowerToLLVMDialect(ModuleOp module) {
   return runPipeline(
       module,
       "rec-expand-newton,rec-expand-chunked,canonicalize,cse,convert-rec-to-cpu,canonicalize,"
-      "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
+      "func.func(convert-elementwise-to-linalg,seqc-fuse-elementwise),"
       "eliminate-empty-tensors,"
       "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
       "buffer-deallocation-pipeline,canonicalize,convert-linear-scan-to-loops,convert-projections-to-tiles,"

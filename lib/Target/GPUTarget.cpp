@@ -223,7 +223,7 @@ LogicalResult lowerToGPU(ModuleOp module, StringRef arch, int optLevel, std::str
   if (failed(runPipeline(
           module,
           "rec-expand-newton,rec-expand-chunked,canonicalize,cse,convert-rec-to-gpu,canonicalize,"
-          "func.func(convert-elementwise-to-linalg,linalg-fuse-elementwise-ops),"
+          "func.func(convert-elementwise-to-linalg,seqc-fuse-elementwise),"
           "eliminate-empty-tensors,"
           "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
           "buffer-deallocation-pipeline,canonicalize,"

@@ -82,3 +82,31 @@ func.func @not_a_sum(%x: memref<?x?x24xf32>, %w: memref<24x32xf32>, %y: memref<?
   }
   return
 }
+
+// -----
+
+// The channel axis expanded into [2, 8] (elementwise fusion propagates a
+// per-head view of the projection into it): the weights and the output are
+// viewed with one channel axis of 16 again, and tiled as above.
+// CHECK-LABEL: func.func @heads
+// CHECK-SAME: (%[[X:.*]]: memref<?x?x24xf32>, %[[W:.*]]: memref<24x2x8xf32>, %[[Y:.*]]: memref<?x?x2x8xf32>)
+// CHECK-DAG: %[[WFLAT:.*]] = memref.collapse_shape %[[W]] {{\[}}[0], [1, 2]] : memref<24x2x8xf32> into memref<24x16xf32>
+// CHECK-DAG: %[[YFLAT:.*]] = memref.collapse_shape %[[Y]] {{\[}}[0], [1], [2, 3]] : memref<?x?x2x8xf32> into memref<?x?x16xf32>
+// CHECK: scf.parallel
+// CHECK: vector.load %[[WFLAT]]
+// CHECK: vector.fma
+// CHECK: vector.store %{{.*}}, %[[YFLAT]]
+// CHECK-NOT: linalg.generic
+func.func @heads(%x: memref<?x?x24xf32>, %w: memref<24x2x8xf32>, %y: memref<?x?x2x8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(b, t, g, h, d) -> (b, t, d)>,
+                                   affine_map<(b, t, g, h, d) -> (d, g, h)>,
+                                   affine_map<(b, t, g, h, d) -> (b, t, g, h)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x?x24xf32>, memref<24x2x8xf32>) outs(%y : memref<?x?x2x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}

@@ -7,8 +7,8 @@
 // p = b - g; L[h, t, i] = exp(p[t] - b[i]) w[t] . k[i] for i < t; forward
 // substitution, row by row, of (I + L) U = V and (I + L) W' = exp(p) W;
 // the corrections D = U - W' S0; the reads
-// sum_{j <= i} exp(b[i] - b[j]) (q[i] . k[j]) D[j] + exp(b[i]) q[i] S0; and
-// the state exp(b[15]) S0 + sum_j exp(b[15] - b[j]) k[j] D[j]^T.
+// sum_{j <= i} exp(b[i] - b[j]) (q[i] . k[j]) D[j] + (exp(b[i]) q[i]) S0; and
+// the state exp(b[15]) S0 + sum_j (exp(b[15] - b[j]) k[j]) D[j]^T.
 // CHECK-DAG: #[[$W_IN_L:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d0, d3)>
 // CHECK-DAG: #[[$K_IN_L:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d0, d3)>
 // CHECK-LABEL: func.func @delta
@@ -46,9 +46,13 @@
 //       CHECK:     math.exp
 //       CHECK:     arith.cmpi ule
 //       CHECK:   %[[INSIDE:.*]] = linalg.generic {{.*}} ins(%[[SCORES]], %[[DELTAS]]
-//       CHECK:   %[[READS:.*]] = linalg.generic {{.*}} ins(%[[QT]], %[[CUM]], %[[S]] : {{.*}}) outs(%[[INSIDE]]
+//       CHECK:   %[[QDECAYED:.*]] = linalg.generic {{.*}} ins(%[[QT]], %[[CUM]] :
+//       CHECK:     math.exp
+//       CHECK:   %[[READS:.*]] = linalg.generic {{.*}} ins(%[[QDECAYED]], %[[S]] : {{.*}}) outs(%[[INSIDE]]
 //       CHECK:   %[[DECAYED:.*]] = linalg.generic {{.*}} ins(%[[LAST]], %[[S]]
-//       CHECK:   %[[NEXT:.*]] = linalg.generic {{.*}} ins(%[[KT]], %[[DELTAS]], %[[LAST]], %[[CUM]] : {{.*}}) outs(%[[DECAYED]]
+//       CHECK:   %[[KTOEND:.*]] = linalg.generic {{.*}} ins(%[[KT]], %[[LAST]], %[[CUM]] :
+//       CHECK:     math.exp
+//       CHECK:   %[[NEXT:.*]] = linalg.generic {{.*}} ins(%[[KTOEND]], %[[DELTAS]] : {{.*}}) outs(%[[DECAYED]]
 //       CHECK:   rec.yield %[[NEXT]], %[[READS]]
 //       CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[OUT]]#1
 //       CHECK: %[[TRIMMED:.*]] = tensor.extract_slice %[[FLAT]][0, 0, 0, 0]

@@ -6,8 +6,9 @@
 // A[h, i, j] = sum_k q[i,h,k] k[j,h,k] exp(b[i,h,k] - b[j,h,k]) for j <= i
 // (factorised as (q exp(b)) (k exp(-b))^T when no key's total log decay
 // b[15] is below -40, exact otherwise),
-// the reads A v + (q exp(b)) S, and the state exp(b[15]) S + sum_j k[j]
-// exp(b[15] - b[j]) v[j]^T. The reads are trimmed back to T steps.
+// the reads A v + (q exp(b)) S, and the state exp(b[15]) S + sum_j (k[j]
+// exp(b[15] - b[j])) v[j]^T, the decays applied to q and k before the
+// contractions with the state. The reads are trimmed back to T steps.
 // The loops of each contraction put the reduction outside a parallel loop
 // over contiguous elements (the causal sum's loops are (i, j, h, k)).
 // CHECK-DAG: #[[$J_H_K:.*]] = affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>
@@ -54,10 +55,17 @@
 //       CHECK:       arith.cmpi ule
 //       CHECK:     scf.yield %[[EXACT]]
 //       CHECK:   %[[INSIDE:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[SCORES]], %[[VT]] : {{.*}}) outs(%{{.*}} : tensor<16x2x4xf32>)
-//       CHECK:   %[[READS:.*]] = linalg.generic {{.*}} ins(%[[QT]], %[[CUM]], %[[S]] : {{.*}}) outs(%[[INSIDE]] : tensor<16x2x4xf32>)
+//       CHECK:   %[[QDECAYED:.*]] = linalg.generic {{.*}} ins(%[[QT]], %[[CUM]] : {{.*}}) outs(%{{.*}} : tensor<16x2x8xf32>)
 //       CHECK:     math.exp
-//       CHECK:   %[[DECAYED:.*]] = linalg.generic {{.*}} ins(%[[LAST]], %[[S]] : {{.*}}) outs(%{{.*}} : tensor<2x8x4xf32>)
-//       CHECK:   %[[NEXT:.*]] = linalg.generic {{.*}} ins(%[[KT]], %[[VT]], %[[LAST]], %[[CUM]] : {{.*}}) outs(%[[DECAYED]] : tensor<2x8x4xf32>)
+//       CHECK:   %[[READS:.*]] = linalg.generic {{.*}} ins(%[[QDECAYED]], %[[S]] : {{.*}}) outs(%[[INSIDE]] : tensor<16x2x4xf32>)
+//   CHECK-NOT:     math.exp
+//       CHECK:   %[[LASTDECAY:.*]] = linalg.generic {{.*}} ins(%[[LAST]] : {{.*}}) outs(%{{.*}} : tensor<2x8xf32>)
+//       CHECK:     math.exp
+//       CHECK:   %[[DECAYED:.*]] = linalg.generic {{.*}} ins(%[[LASTDECAY]], %[[S]] : {{.*}}) outs(%{{.*}} : tensor<2x8x4xf32>)
+//       CHECK:   %[[KTOEND:.*]] = linalg.generic {{.*}} ins(%[[KT]], %[[LAST]], %[[CUM]] : {{.*}}) outs(%{{.*}} : tensor<16x2x8xf32>)
+//       CHECK:     math.exp
+//       CHECK:   %[[NEXT:.*]] = linalg.generic {{.*}} ins(%[[KTOEND]], %[[VT]] : {{.*}}) outs(%[[DECAYED]] : tensor<2x8x4xf32>)
+//   CHECK-NOT:     math.exp
 //       CHECK:   rec.yield %[[NEXT]], %[[READS]]
 //       CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[OUT]]#1 {{\[}}[0], [1, 2], [3], [4]]
 //       CHECK: %[[TRIMMED:.*]] = tensor.extract_slice %[[FLAT]][0, 0, 0, 0] [%[[B]], %[[T]], 2, 4]

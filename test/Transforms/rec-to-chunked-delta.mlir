@@ -1,29 +1,24 @@
 // RUN: seq-opt %s --rec-to-chunked="chunk-size=16" --canonicalize --cse | FileCheck %s
 
 // Gated DeltaNet's update, S' = a S + k (v - a S^T k)^T (a per head): the
-// keys are k, the values v, the decays a (spread over the keys), and the
-// correction keys w = a k (the scale of the correction folded into its
-// key); under the check that no decay is negative, rec.chunked_delta gets
+// keys are k and the values v (the recurrence's own inputs, out of their
+// broadcasts), the decays a (spread over the keys), and the correction keys
+// w = a k (the scale of the correction folded into its key); under the check that no decay is negative, rec.chunked_delta gets
 // the log decays floored at -30, and what is left of the recurrence adds
 // each step's read to the read's initial value; otherwise the original
 // recurrence runs.
 // CHECK-LABEL: rec.model @delta
 //  CHECK-SAME: (%[[B:[^:]*]]: index, %[[T:[^:]*]]: index, %[[Q:[^:]*]]: tensor<?x?x2x4xf32>, %[[K:[^:]*]]: tensor<?x?x2x4xf32>, %[[V:[^:]*]]: tensor<?x?x2x3xf32>, %[[A:[^:]*]]: tensor<?x?x2xf32>, %[[S0:[^:]*]]: tensor<?x2x4x3xf32>)
-//       CHECK: %[[PARTS:.*]]:4 = rec.recurrence batch %[[B]] length %[[T]] inputs(%[[K]], %[[V]], %[[A]] :
-//       CHECK:   ^bb0(%[[KT:[^:]*]]: tensor<2x4xf32>, %[[VT:[^:]*]]: tensor<2x3xf32>, %[[AT:[^:]*]]: tensor<2xf32>):
-//       CHECK:   %[[BA:.*]] = linalg.broadcast ins(%[[AT]] : tensor<2xf32>) {{.*}} dimensions = [1, 2]
-//       CHECK:   %[[BK:.*]] = linalg.broadcast ins(%[[KT]] : tensor<2x4xf32>) {{.*}} dimensions = [2]
-//       CHECK:   %[[BV:.*]] = linalg.broadcast ins(%[[VT]] : tensor<2x3xf32>) {{.*}} dimensions = [1]
-//       CHECK:   %[[KEYS:.*]] = tensor.extract_slice %[[BK]][0, 0, 0] [2, 4, 1]
-//       CHECK:   %[[VALUES:.*]] = tensor.extract_slice %[[BV]][0, 0, 0] [2, 1, 3]
-//       CHECK:   %[[DECAYS:.*]] = tensor.extract_slice %[[BA]][0, 0, 0] [2, 4, 1]
+//       CHECK: %[[PARTS:.*]]:2 = rec.recurrence batch %[[B]] length %[[T]] inputs(%[[K]], %[[A]] :
+//       CHECK:   ^bb0(%[[KT:[^:]*]]: tensor<2x4xf32>, %[[AT:[^:]*]]: tensor<2xf32>):
+//       CHECK:   %[[DECAYS:.*]] = linalg.broadcast ins(%[[AT]] : tensor<2xf32>) {{.*}} dimensions = [1]
 //       CHECK:   %[[CORRECTIONS:.*]] = arith.mulf %[[KT]], %[[DECAYS]] : tensor<2x4xf32>
-//       CHECK:   rec.yield %[[KEYS]], %[[VALUES]], %[[DECAYS]], %[[CORRECTIONS]]
+//       CHECK:   rec.yield %[[DECAYS]], %[[CORRECTIONS]]
 //       CHECK: %[[OK:.*]] = arith.cmpf oge
 //       CHECK: %[[RESULTS:.*]]:2 = scf.if %[[OK]]
-//       CHECK:   %[[LOGS:.*]] = math.log %[[PARTS]]#2
+//       CHECK:   %[[LOGS:.*]] = math.log %[[PARTS]]#0
 //       CHECK:   %[[FLOORED:.*]] = arith.maximumf %[[LOGS]]
-//       CHECK:   %[[READS:.*]], %[[FINAL:.*]] = rec.chunked_delta %[[Q]], %[[PARTS]]#0, %[[PARTS]]#3, %[[PARTS]]#1, log_decays %[[FLOORED]], init %[[S0]] {chunk_size = 16 : i64}
+//       CHECK:   %[[READS:.*]], %[[FINAL:.*]] = rec.chunked_delta %[[Q]], %[[K]], %[[PARTS]]#1, %[[V]], log_decays %[[FLOORED]], init %[[S0]] {chunk_size = 16 : i64}
 //       CHECK:   %[[REST:.*]] = rec.recurrence batch %[[B]] length %[[T]] inputs(%[[READS]] : tensor<?x?x2x3xf32>)
 //   CHECK-NOT:     linalg.broadcast
 //       CHECK:     arith.addf

@@ -96,8 +96,10 @@ llvm and lowered for the host side M_forward_cuda(stream, B, T, device
 pointers...), which links with libseqc_cuda and -lcuda; header). `seqc
 check --target nvptx` needs a GPU. The chunk form takes matrix states
 updated by decayed outer products (linear attention, RetNet, Mamba-2, GLA,
-mLSTM); the delta rule and chunked attention are not implemented yet, and
-asking for them is an error, not a silent fallback. CPU kernels return 0, or 1 when
+mLSTM) or by the delta rule (DeltaNet, Gated DeltaNet), and attention whose
+query, key and value read no state (tiled online softmax; a prefix scan for
+a learned query); asking for it where it does not apply is an error that
+says why, not a silent fallback. CPU kernels return 0, or 1 when
 B < 0 or T < 0, 2 when B*T > 0 and an input, param or output is NULL, or 3
 when the kernel cannot allocate its working memory (it never aborts);
 SEQC_NUM_THREADS caps their threads. A scan splits over batch rows and
@@ -118,8 +120,9 @@ diagonal or block-diagonal Jacobian it compiles the Newton form too, and a
 call runs it when T >= 4096 and there are at least 32 threads per batch row
 (for the GPU: T >= 256 and 32 resident GPU threads per row; sequential
 otherwise; a dense Jacobian stays sequential); -v says which. The Newton form
-runs the recurrence sequentially when it has not converged. --form auto does
-not take the chunk form yet (it is not yet faster than the sequential one).
+runs the recurrence sequentially when it has not converged. --form auto takes
+the chunk form for attention, not yet for matrix states (not yet faster than
+the sequential form on the CPU).
 `seqc check` also checks the ABI's behaviours (error codes,
 T = 0, NULL initial and final states, two calls equal to one).
 )";

@@ -298,25 +298,42 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
                                [&](OpBuilder &n, Location l, ValueRange in, Value out) {
                                  return add(n, l, out, mul(n, l, in[0], in[1]));
                                });
-    // From the state entering the chunk; loops (i, h, k, v).
-    Value reads = contraction(
-        s, loc, {q, cumulative, state}, inside, {{0, 1, 2}, {0, 1, 2}, {1, 2, 3}}, {0, 1, 3}, 4,
-        {2}, [&](OpBuilder &n, Location l, ValueRange in, Value out) {
-          return add(n, l, out, mul(n, l, mul(n, l, in[0], expOf(n, l, in[1])), in[2]));
+    // The decays are applied to q and k first (C x K exps), not inside
+    // the contractions with the state (C x K x V).
+    // From the state entering the chunk: (q exp(b)) S; loops (i, h, k) then
+    // (i, h, k, v).
+    Value queriesDecayed = contraction(
+        s, loc, {q, cumulative}, zeroFilled(s, loc, {C, H, K}), {{0, 1, 2}, {0, 1, 2}}, {0, 1, 2},
+        3, {}, [&](OpBuilder &n, Location l, ValueRange in, Value) {
+          return mul(n, l, in[0], expOf(n, l, in[1]));
         });
-    // The state leaving the chunk: exp(b[C-1]) S, loops (h, k, v) ...
-    Value decayed = contraction(s, loc, {last, state}, zeroFilled(s, loc, {H, K, V}),
+    Value reads = contraction(s, loc, {queriesDecayed, state}, inside, {{0, 1, 2}, {1, 2, 3}},
+                              {0, 1, 3}, 4, {2},
+                              [&](OpBuilder &n, Location l, ValueRange in, Value out) {
+                                return add(n, l, out, mul(n, l, in[0], in[1]));
+                              });
+    // The state leaving the chunk: exp(b[C-1]) S, loops (h, k) then (h, k, v) ...
+    Value lastDecay = contraction(s, loc, {last}, zeroFilled(s, loc, {H, K}), {{0, 1}}, {0, 1}, 2,
+                                  {}, [&](OpBuilder &n, Location l, ValueRange in, Value) {
+                                    return expOf(n, l, in[0]);
+                                  });
+    Value decayed = contraction(s, loc, {lastDecay, state}, zeroFilled(s, loc, {H, K, V}),
                                 {{0, 1}, {0, 1, 2}}, {0, 1, 2}, 3, {},
                                 [&](OpBuilder &n, Location l, ValueRange in, Value) {
-                                  return mul(n, l, expOf(n, l, in[0]), in[1]);
+                                  return mul(n, l, in[0], in[1]);
                                 });
-    // ... plus sum_j k[j] exp(b[C-1] - b[j]) v[j]^T, loops (h, k, j, v).
-    Value next = contraction(
-        s, loc, {k, v, last, cumulative}, decayed, {{2, 0, 1}, {2, 0, 3}, {0, 1}, {2, 0, 1}},
-        {0, 1, 3}, 4, {2}, [&](OpBuilder &n, Location l, ValueRange in, Value out) {
-          Value decay = expOf(n, l, arith::SubFOp::create(n, l, in[2], in[3]));
-          return add(n, l, out, mul(n, l, mul(n, l, in[0], in[1]), decay));
+    // ... plus sum_j (k[j] exp(b[C-1] - b[j])) v[j]^T; loops (j, h, k) then
+    // (h, k, j, v).
+    Value keysToEnd = contraction(
+        s, loc, {k, last, cumulative}, zeroFilled(s, loc, {C, H, K}),
+        {{0, 1, 2}, {1, 2}, {0, 1, 2}}, {0, 1, 2}, 3, {},
+        [&](OpBuilder &n, Location l, ValueRange in, Value) {
+          return mul(n, l, in[0], expOf(n, l, arith::SubFOp::create(n, l, in[1], in[2])));
         });
+    Value next = contraction(s, loc, {keysToEnd, v}, decayed, {{2, 0, 1}, {2, 0, 3}}, {0, 1, 3},
+                             4, {2}, [&](OpBuilder &n, Location l, ValueRange in, Value out) {
+                               return add(n, l, out, mul(n, l, in[0], in[1]));
+                             });
     YieldOp::create(s, loc, ValueRange{next, reads});
 
     // [B, T/C, C, H, V] -> [B, T, H, V]
@@ -463,25 +480,30 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     // r[i] = sum_j A[h, i, j] D[j]; loops (i, h, j, v) ...
     Value inside = contraction(s, loc, {scores, deltas}, zeroFilled(s, loc, ArrayRef<int64_t>{C, H, V}),
                                {{1, 0, 2}, {2, 1, 3}}, {0, 1, 3}, 4, {2}, multiplyAdd);
-    // ... + exp(b[i]) q[i] S0; loops (i, h, k, v).
-    Value reads = contraction(
-        s, loc, {q, cumulative, state}, inside, {{0, 1, 2}, {0, 1}, {1, 2, 3}}, {0, 1, 3}, 4, {2},
-        [&](OpBuilder &n, Location l, ValueRange in, Value out) {
-          return add(n, l, out, mul(n, l, mul(n, l, in[0], expOf(n, l, in[1])), in[2]));
+    // ... + (exp(b[i]) q[i]) S0; loops (i, h, k), then (i, h, k, v).
+    Value queriesDecayed = contraction(
+        s, loc, {q, cumulative}, zeroFilled(s, loc, ArrayRef<int64_t>{C, H, K}),
+        {{0, 1, 2}, {0, 1}}, {0, 1, 2}, 3, {},
+        [&](OpBuilder &n, Location l, ValueRange in, Value) {
+          return mul(n, l, in[0], expOf(n, l, in[1]));
         });
-    // S' = exp(b[C-1]) S0 + sum_j exp(b[C-1] - b[j]) k[j] D[j]^T; loops
-    // (h, k, v), then (h, k, j, v).
+    Value reads = contraction(s, loc, {queriesDecayed, state}, inside, {{0, 1, 2}, {1, 2, 3}},
+                              {0, 1, 3}, 4, {2}, multiplyAdd);
+    // S' = exp(b[C-1]) S0 + sum_j (exp(b[C-1] - b[j]) k[j]) D[j]^T; loops
+    // (h, k, v), then (j, h, k), then (h, k, j, v).
     Value decayed = contraction(s, loc, {last, state}, zeroFilled(s, loc, ArrayRef<int64_t>{H, K, V}),
                                 {{0}, {0, 1, 2}}, {0, 1, 2}, 3, {},
                                 [&](OpBuilder &n, Location l, ValueRange in, Value) {
                                   return mul(n, l, expOf(n, l, in[0]), in[1]);
                                 });
-    Value next = contraction(
-        s, loc, {k, deltas, last, cumulative}, decayed, {{2, 0, 1}, {2, 0, 3}, {0}, {2, 0}},
-        {0, 1, 3}, 4, {2}, [&](OpBuilder &n, Location l, ValueRange in, Value out) {
-          Value decay = expOf(n, l, sub(n, l, in[2], in[3]));
-          return add(n, l, out, mul(n, l, mul(n, l, in[0], in[1]), decay));
+    Value keysToEnd = contraction(
+        s, loc, {k, last, cumulative}, zeroFilled(s, loc, ArrayRef<int64_t>{C, H, K}),
+        {{0, 1, 2}, {1}, {0, 1}}, {0, 1, 2}, 3, {},
+        [&](OpBuilder &n, Location l, ValueRange in, Value) {
+          return mul(n, l, in[0], expOf(n, l, sub(n, l, in[1], in[2])));
         });
+    Value next = contraction(s, loc, {keysToEnd, deltas}, decayed, {{2, 0, 1}, {2, 0, 3}},
+                             {0, 1, 3}, 4, {2}, multiplyAdd);
     YieldOp::create(s, loc, ValueRange{next, reads});
 
     Value flat = tensor::CollapseShapeOp::create(

@@ -8,7 +8,9 @@
 // per tile of rows.
 // The matmul runs before the recurrence, and its result comes back in as a
 // new step input; the matrix is transposed once so that the kernel reads it
-// along H, the axis it vectorises.
+// along H, the axis it vectorises. A projection by a matrix of more axes
+// ([H, K, D] @ x) is first made a matvec of the matrix viewed as
+// [H * K, D].
 //
 //===----------------------------------------------------------------------===//
 #include "Passes.h"
@@ -67,6 +69,78 @@ Value buildProjection(OpBuilder &b, Location loc, Value sequence, Value transpos
       .getResult(0);
 }
 
+/// A step's `W @ x` with W of more than two axes ([H, K, D] @ [D]: the
+/// projections of multi-head cells), which MLIRGen writes as a
+/// linalg.generic, as a linalg.matvec of W viewed as [H * K, D] whose
+/// result is viewed as [H, K] again: HoistProjections then takes it.
+struct HeadsProjectionAsMatvec : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp generic,
+                                PatternRewriter &rewriter) const override {
+    auto op = dyn_cast<RecurrenceOp>(generic->getParentOp());
+    if (!op || !generic.hasPureTensorSemantics() || generic.getNumDpsInputs() != 2 ||
+        generic.getNumDpsInits() != 1 || !isZeroFill(generic.getDpsInits()[0]))
+      return failure();
+    unsigned loops = generic.getNumLoops();
+    if (loops < 3 || generic.getNumReductionLoops() != 1 ||
+        generic.getIteratorTypesArray().back() != utils::IteratorType::reduction)
+      return failure();
+    // out[l0..ln-1] += W[l0..ln] * x[ln], with W outside the step and x a
+    // step input.
+    MLIRContext *ctx = getContext();
+    AffineMap all = AffineMap::getMultiDimIdentityMap(loops, ctx);
+    AffineMap last = AffineMap::get(loops, 0, getAffineDimExpr(loops - 1, ctx));
+    AffineMap leading = all.getMajorSubMap(loops - 1);
+    SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+    unsigned matrixIndex = maps[0] == all ? 0 : 1;
+    if (maps[matrixIndex] != all || maps[1 - matrixIndex] != last || maps[2] != leading)
+      return failure();
+    Block *body = generic.getBody();
+    if (body->getOperations().size() != 3)
+      return failure();
+    auto add = body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+    auto mul = add ? add.getRhs().getDefiningOp<arith::MulFOp>() : nullptr;
+    if (!mul || add.getLhs() != body->getArgument(2) ||
+        !((mul.getLhs() == body->getArgument(0) && mul.getRhs() == body->getArgument(1)) ||
+          (mul.getLhs() == body->getArgument(1) && mul.getRhs() == body->getArgument(0))))
+      return failure();
+    Value matrix = generic.getDpsInputs()[matrixIndex];
+    Value vector = generic.getDpsInputs()[1 - matrixIndex];
+    auto arg = dyn_cast<BlockArgument>(vector);
+    auto matrixType = dyn_cast<RankedTensorType>(matrix.getType());
+    if (!arg || arg.getOwner() != &op.getBody() || arg.getArgNumber() < op.getNumStates() ||
+        op.getStep().isAncestor(matrix.getParentRegion()) || !matrixType ||
+        !matrixType.hasStaticShape() || !matrixType.getElementType().isF32())
+      return failure();
+
+    Location loc = generic.getLoc();
+    ReassociationIndices rows;
+    for (unsigned d = 0; d + 1 < loops; ++d)
+      rows.push_back(d);
+    SmallVector<ReassociationIndices> groups = {rows, {loops - 1}};
+    Value flat;
+    {
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPoint(op);
+      flat = tensor::CollapseShapeOp::create(rewriter, loc, matrix, groups);
+    }
+    auto resultType = cast<RankedTensorType>(generic.getResult(0).getType());
+    Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0.0f));
+    Value empty = tensor::EmptyOp::create(
+        rewriter, loc, ArrayRef<int64_t>{resultType.getNumElements()}, rewriter.getF32Type());
+    Value init = linalg::FillOp::create(rewriter, loc, ValueRange{zero}, ValueRange{empty})
+                     .getResult(0);
+    Value product =
+        linalg::MatvecOp::create(rewriter, loc, TypeRange{init.getType()},
+                                 ValueRange{flat, vector}, ValueRange{init})
+            .getResult(0);
+    rewriter.replaceOpWithNewOp<tensor::ExpandShapeOp>(generic, resultType, product,
+                                                        SmallVector<ReassociationIndices>{rows});
+    return success();
+  }
+};
+
 struct HoistProjections : OpRewritePattern<RecurrenceOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -123,7 +197,7 @@ struct HoistProjections : OpRewritePattern<RecurrenceOp> {
 struct RecHoistMatmulsPass : impl::RecHoistMatmulsBase<RecHoistMatmulsPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<HoistProjections>(&getContext());
+    patterns.add<HeadsProjectionAsMatvec, HoistProjections>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -182,10 +182,63 @@ Value fromCanonical(OpBuilder &b, Location loc, Value value, const Layout &layou
 }
 
 /// A full-shape step value that does not vary along `dropped`, without that
-/// axis (its slice at index 0).
+/// axis. A broadcast along it is taken apart (and a product of such,
+/// factor by factor), so that the full shape is never made for every step
+/// (a slice of a broadcast does not fold away); anything else is sliced
+/// at index 0.
 Value dropInvariantAxis(OpBuilder &b, Location loc, Value full, int64_t dropped) {
   auto type = cast<RankedTensorType>(full.getType());
   int64_t rank = type.getRank();
+  if (auto broadcast = full.getDefiningOp<linalg::BroadcastOp>();
+      broadcast && llvm::is_contained(broadcast.getDimensions(), dropped)) {
+    SmallVector<int64_t> dimensions, shape;
+    for (int64_t d : broadcast.getDimensions())
+      if (d != dropped)
+        dimensions.push_back(d > dropped ? d - 1 : d);
+    if (dimensions.empty())
+      return broadcast.getInput();
+    for (int64_t a = 0; a < rank; ++a)
+      if (a != dropped)
+        shape.push_back(type.getDimSize(a));
+    Value empty = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+    return linalg::BroadcastOp::create(b, loc, broadcast.getInput(), empty, dimensions)
+        .getResult()[0];
+  }
+  // A broadcast along other axes of a value invariant along `dropped`:
+  // drop the axis from its input, then broadcast as before.
+  if (auto broadcast = full.getDefiningOp<linalg::BroadcastOp>()) {
+    ArrayRef<int64_t> added = broadcast.getDimensions();
+    int64_t position = dropped;
+    for (int64_t d : added)
+      position -= d < dropped ? 1 : 0;
+    // (Through the unit-axis reshapes MLIRGen puts before a broadcast.)
+    Value input = broadcast.getInput();
+    Value source = input;
+    while (isa_and_nonnull<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(source.getDefiningOp()))
+      source = source.getDefiningOp()->getOperand(0);
+    if (source.getType() == input.getType())
+      input = source;
+    if (input.getDefiningOp<linalg::BroadcastOp>() || input.getDefiningOp<arith::MulFOp>()) {
+      Value narrowed = dropInvariantAxis(b, loc, input, position);
+      SmallVector<int64_t> dimensions, shape;
+      for (int64_t d : added)
+        dimensions.push_back(d > dropped ? d - 1 : d);
+      for (int64_t a = 0; a < rank; ++a)
+        if (a != dropped)
+          shape.push_back(type.getDimSize(a));
+      Value empty = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+      return linalg::BroadcastOp::create(b, loc, narrowed, empty, dimensions).getResult()[0];
+    }
+  }
+  if (auto product = full.getDefiningOp<arith::MulFOp>()) {
+    auto dropsCleanly = [&](Value factor) {
+      auto broadcast = factor.getDefiningOp<linalg::BroadcastOp>();
+      return broadcast && llvm::is_contained(broadcast.getDimensions(), dropped);
+    };
+    if (dropsCleanly(product.getLhs()) && dropsCleanly(product.getRhs()))
+      return arith::MulFOp::create(b, loc, dropInvariantAxis(b, loc, product.getLhs(), dropped),
+                                   dropInvariantAxis(b, loc, product.getRhs(), dropped));
+  }
   SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), strides(rank, b.getIndexAttr(1)),
       sizes;
   SmallVector<int64_t> shape;

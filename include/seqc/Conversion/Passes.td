@@ -103,6 +103,20 @@ def ConvertStridedCopiesToLoops : Pass<"convert-strided-copies-to-loops"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def FuseElementwise : Pass<"seqc-fuse-elementwise"> {
+  let summary = "linalg-fuse-elementwise-ops, without recomputing a producer across reductions";
+  let description = [{
+    Upstream's elementwise fusion of `linalg.generic` ops on tensors (and
+    its reshape propagation), with one rule of our own: a producer is not
+    fused into a contraction (a consumer with reduction loops) that has
+    loops its value does not depend on, since the fused body would compute
+    it again for every iteration of those loops. The chunked kernels scale their queries and
+    keys by exp of the decays once per step and key, then contract them
+    over the chunk; fused, the exps would run once per pair of steps.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def ApproximateMath : Pass<"approximate-math"> {
   let summary = "f32 transcendental functions as polynomials, so their loops vectorise";
   let description = [{

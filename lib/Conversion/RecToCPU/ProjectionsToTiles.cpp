@@ -35,26 +35,8 @@ constexpr int64_t kTileVectors = 2;
 /// Steps per parallel iteration.
 constexpr int64_t kStepsPerBlock = 64;
 
-/// The contraction of rec-hoist-matmuls: maps (b, t, d), (d, h) -> (b, t, h)
-/// over (b, t, h, d), body out + in0 * in1, f32 buffers with static D and H.
-bool isProjection(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() != 4)
-    return false;
-  if (op.getIndexingMapsArray() != rec::getProjectionIndexingMaps(op.getContext()))
-    return false;
-  auto iterators = op.getIteratorTypesArray();
-  if (iterators[3] != utils::IteratorType::reduction)
-    return false;
-  for (Value operand : op->getOperands()) {
-    auto type = cast<MemRefType>(operand.getType());
-    if (!type.getElementType().isF32() || !hasUnitInnerStride(type))
-      return false;
-  }
-  auto weights = cast<MemRefType>(op.getDpsInputs()[1].getType());
-  if (!weights.hasStaticShape())
-    return false;
-  // The body: yield(addf(out, mulf(in0, in1))).
+/// The body yield(addf(out, mulf(in0, in1))).
+bool isMultiplyAdd(linalg::GenericOp op) {
   Block &body = op.getRegion().front();
   if (body.getOperations().size() != 3)
     return false;
@@ -68,6 +50,56 @@ bool isProjection(linalg::GenericOp op) {
   bool addsOut = (add.getLhs() == out && add.getRhs() == mul.getResult()) ||
                  (add.getRhs() == out && add.getLhs() == mul.getResult());
   return mulOfInputs && addsOut;
+}
+
+/// The maps of a projection whose channel axis elementwise fusion has
+/// expanded into `channels` axes (a multi-head projection read per head):
+/// (b, t, d), (d, h...), (b, t, h...) over (b, t, h..., d); one channel
+/// axis is rec-hoist-matmuls' own form.
+SmallVector<AffineMap> projectionMaps(MLIRContext *ctx, unsigned channels) {
+  unsigned loops = channels + 3;
+  AffineExpr reduced = getAffineDimExpr(loops - 1, ctx);
+  SmallVector<AffineExpr> heads;
+  for (unsigned c = 0; c < channels; ++c)
+    heads.push_back(getAffineDimExpr(2 + c, ctx));
+  SmallVector<AffineExpr> weights = {reduced}, outputs = {getAffineDimExpr(0, ctx),
+                                                          getAffineDimExpr(1, ctx)};
+  weights.append(heads);
+  outputs.append(heads);
+  return {AffineMap::get(loops, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx), reduced},
+                         ctx),
+          AffineMap::get(loops, 0, weights, ctx), AffineMap::get(loops, 0, outputs, ctx)};
+}
+
+/// The contraction of rec-hoist-matmuls: maps (b, t, d), (d, h) -> (b, t, h)
+/// over (b, t, h, d) (or h expanded into several axes, in buffers that can
+/// be viewed with one again), body out + in0 * in1, f32 buffers with
+/// static D and H.
+bool isProjection(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() < 4)
+    return false;
+  unsigned channels = op.getNumLoops() - 3;
+  if (channels == 1 &&
+      op.getIndexingMapsArray() != rec::getProjectionIndexingMaps(op.getContext()))
+    return false;
+  if (op.getIndexingMapsArray() != projectionMaps(op.getContext(), channels))
+    return false;
+  auto iterators = op.getIteratorTypesArray();
+  if (iterators.back() != utils::IteratorType::reduction)
+    return false;
+  for (Value operand : op->getOperands()) {
+    auto type = cast<MemRefType>(operand.getType());
+    if (!type.getElementType().isF32() || !hasUnitInnerStride(type))
+      return false;
+  }
+  auto weights = cast<MemRefType>(op.getDpsInputs()[1].getType());
+  auto outputs = cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (!weights.hasStaticShape())
+    return false;
+  if (channels > 1 && (!weights.getLayout().isIdentity() || !outputs.getLayout().isIdentity()))
+    return false;
+  return isMultiplyAdd(op);
 }
 
 /// A linalg.fill of 0.0 into `buffer` right before `op`: the tile can start
@@ -186,8 +218,21 @@ struct ConvertProjectionsToTilesPass
     Location loc = op.getLoc();
     OpBuilder b(op);
     Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1], y = op.getDpsInits()[0];
-    auto weights = cast<MemRefType>(w.getType());
     linalg::FillOp fill = zeroFillBefore(op, y);
+    if (unsigned channels = op.getNumLoops() - 3; channels > 1) {
+      // The channel axes as one: the buffers have identity layouts.
+      ReassociationIndices heads;
+      for (unsigned c = 0; c < channels; ++c)
+        heads.push_back(2 + c);
+      ReassociationIndices weightHeads;
+      for (unsigned c = 0; c < channels; ++c)
+        weightHeads.push_back(1 + c);
+      w = memref::CollapseShapeOp::create(b, loc, w,
+                                          SmallVector<ReassociationIndices>{{0}, weightHeads});
+      y = memref::CollapseShapeOp::create(
+          b, loc, y, SmallVector<ReassociationIndices>{{0}, {1}, heads});
+    }
+    auto weights = cast<MemRefType>(w.getType());
     ProjectionLowering lowering{loc, x, w, y, weights.getDimSize(0), weights.getDimSize(1),
                                 static_cast<bool>(fill)};
     if (fill)
