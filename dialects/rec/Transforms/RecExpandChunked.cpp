@@ -207,14 +207,9 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     int64_t H = keysType.getDimSize(2), K = keysType.getDimSize(3), V = valuesType.getDimSize(3);
     ChunkGeometry geometry(b, loc, op.getKeys(), op.getChunkSize());
     int64_t C = geometry.C;
-    SmallVector<Value> inputs;
-    for (Value sequence : {op.getQueries(), op.getKeys(), op.getValues(), op.getLogDecays()})
-      inputs.push_back(geometry.inChunks(b, loc, sequence));
-    auto readsType = RankedTensorType::get(
-        {ShapedType::kDynamic, ShapedType::kDynamic, C, H, V}, b.getF32Type());
-    auto recurrence = RecurrenceOp::create(b, loc, TypeRange{op.getInit().getType(), readsType},
-                                           geometry.batch, geometry.chunks,
-                                           ValueRange{op.getInit()}, inputs);
+    RecurrenceOp recurrence = chunkRecurrence(
+        b, loc, geometry, op.getInit(),
+        {op.getQueries(), op.getKeys(), op.getValues(), op.getLogDecays()}, V);
     Block &body = recurrence.getBody();
     OpBuilder s = OpBuilder::atBlockBegin(&body);
     Value state = body.getArgument(0), q = body.getArgument(1), k = body.getArgument(2),
@@ -336,12 +331,32 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
                              });
     YieldOp::create(s, loc, ValueRange{next, reads});
 
-    // [B, T/C, C, H, V] -> [B, T, H, V]
+    replaceByChunks(b, loc, geometry, recurrence, op.getReads(), op.getFinalState());
+  }
+
+  /// A rec.recurrence over the chunks of `sequences` ([B, T, H, X], zero-
+  /// padded to whole chunks), carrying `init` ([B, H, K, V]) and yielding
+  /// [C, H, V] reads per chunk, with an empty step for the caller to fill.
+  static RecurrenceOp chunkRecurrence(OpBuilder &b, Location loc, const ChunkGeometry &geometry,
+                                      Value init, ArrayRef<Value> sequences, int64_t V) {
+    SmallVector<Value> inputs;
+    for (Value sequence : sequences)
+      inputs.push_back(geometry.inChunks(b, loc, sequence));
+    int64_t H = cast<RankedTensorType>(init.getType()).getDimSize(1);
+    auto readsType = RankedTensorType::get(
+        {ShapedType::kDynamic, ShapedType::kDynamic, geometry.C, H, V}, b.getF32Type());
+    return RecurrenceOp::create(b, loc, TypeRange{init.getType(), readsType}, geometry.batch,
+                                geometry.chunks, ValueRange{init}, inputs);
+  }
+
+  /// `reads` and `finalState` from a chunkRecurrence's results: the reads
+  /// [B, T/C, C, H, V] as [B, T, H, V], trimmed back to T steps.
+  static void replaceByChunks(OpBuilder &b, Location loc, const ChunkGeometry &geometry,
+                              RecurrenceOp recurrence, Value reads, Value finalState) {
     Value flat = tensor::CollapseShapeOp::create(
         b, loc, recurrence.getResult(1), SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
-    Value trimmed = geometry.trim(b, loc, flat, op.getReads().getType());
-    op.getReads().replaceAllUsesWith(trimmed);
-    op.getFinalState().replaceAllUsesWith(recurrence.getResult(0));
+    reads.replaceAllUsesWith(geometry.trim(b, loc, flat, reads.getType()));
+    finalState.replaceAllUsesWith(recurrence.getResult(0));
   }
 
   /// The delta rule, chunk by chunk (see rec.chunked_delta): with b the
@@ -361,15 +376,11 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     int64_t H = keysType.getDimSize(2), K = keysType.getDimSize(3), V = valuesType.getDimSize(3);
     ChunkGeometry geometry(b, loc, op.getKeys(), op.getChunkSize());
     int64_t C = geometry.C;
-    SmallVector<Value> inputs;
-    for (Value sequence : {op.getQueries(), op.getKeys(), op.getCorrectionKeys(), op.getValues(),
-                           op.getLogDecays()})
-      inputs.push_back(geometry.inChunks(b, loc, sequence));
-    auto readsType = RankedTensorType::get(
-        {ShapedType::kDynamic, ShapedType::kDynamic, C, H, V}, b.getF32Type());
-    auto recurrence = RecurrenceOp::create(b, loc, TypeRange{op.getInit().getType(), readsType},
-                                           geometry.batch, geometry.chunks,
-                                           ValueRange{op.getInit()}, inputs);
+    RecurrenceOp recurrence = chunkRecurrence(
+        b, loc, geometry, op.getInit(),
+        {op.getQueries(), op.getKeys(), op.getCorrectionKeys(), op.getValues(),
+         op.getLogDecays()},
+        V);
     Block &body = recurrence.getBody();
     OpBuilder s = OpBuilder::atBlockBegin(&body);
     Value state = body.getArgument(0), q = body.getArgument(1), k = body.getArgument(2),
@@ -506,10 +517,7 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
                              {0, 1, 3}, 4, {2}, multiplyAdd);
     YieldOp::create(s, loc, ValueRange{next, reads});
 
-    Value flat = tensor::CollapseShapeOp::create(
-        b, loc, recurrence.getResult(1), SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
-    op.getReads().replaceAllUsesWith(geometry.trim(b, loc, flat, op.getReads().getType()));
-    op.getFinalState().replaceAllUsesWith(recurrence.getResult(0));
+    replaceByChunks(b, loc, geometry, recurrence, op.getReads(), op.getFinalState());
   }
 
   /// Per-step queries (or a fixed one under a window): one parallel
