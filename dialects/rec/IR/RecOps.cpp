@@ -584,6 +584,18 @@ LogicalResult ChunkedDeltaOp::verify() {
                                cast<RankedTensorType>(getInit().getType()));
 }
 
+/// What rec.attention and rec.chunked_attention both need of their
+/// attributes: a finite scale, and a window that is a count (0: unbounded).
+static LogicalResult verifyAttentionAttributes(Operation *op, APFloat scale, uint64_t window) {
+  if (!std::isfinite(scale.convertToDouble()))
+    return op->emitOpError() << "needs a finite scale";
+  // I64Attr reads back as uint64_t; the window is meant as a signed count.
+  if (static_cast<int64_t>(window) < 0)
+    return op->emitOpError() << "needs window >= 0 (0 = unbounded), got "
+                             << static_cast<int64_t>(window);
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // ChunkedAttentionOp
 //===----------------------------------------------------------------------===//
@@ -616,12 +628,7 @@ LogicalResult ChunkedAttentionOp::verify() {
   if (ShapedType::isDynamic(keys.getDimSize(2)) || ShapedType::isDynamic(keys.getDimSize(3)) ||
       ShapedType::isDynamic(values.getDimSize(3)))
     return emitOpError() << "needs static heads, key and value sizes";
-  if (!std::isfinite(getScale().convertToDouble()))
-    return emitOpError() << "needs a finite scale";
-  auto window = static_cast<int64_t>(getWindow());
-  if (window < 0)
-    return emitOpError() << "needs window >= 0 (0 = unbounded), got " << window;
-  return success();
+  return verifyAttentionAttributes(*this, getScale(), getWindow());
 }
 
 //===----------------------------------------------------------------------===//
@@ -647,13 +654,7 @@ LogicalResult AttentionOp::verify() {
   if (result.getShape() != ArrayRef<int64_t>(expected) ||
       result.getElementType() != v.getElementType())
     return emitOpError() << "result type " << result << " does not match v " << v;
-  if (!std::isfinite(getScale().convertToDouble()))
-    return emitOpError() << "needs a finite scale";
-  // I64Attr reads back as uint64_t; the window is meant as a signed count.
-  auto window = static_cast<int64_t>(getWindow());
-  if (window < 0)
-    return emitOpError() << "needs window >= 0 (0 = unbounded), got " << window;
-  return success();
+  return verifyAttentionAttributes(*this, getScale(), getWindow());
 }
 
 //===----------------------------------------------------------------------===//
