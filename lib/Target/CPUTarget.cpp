@@ -313,6 +313,18 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
   return runPipeline(module, pipeline);
 }
 
+/// Bits of the host's vector registers, for the register tiles of
+/// convert-contractions-to-tiles (the kernels are built for the host).
+static int64_t hostVectorBits() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  auto has = [&](llvm::StringRef name) { return features.lookup(name); };
+  if (has("avx512f"))
+    return 512;
+  if (has("avx"))
+    return 256;
+  return 128;
+}
+
 LogicalResult lowerToLLVMDialect(ModuleOp module) {
   // Elementwise ops become linalg and fuse before bufferization; the forall
   // loops become scf.parallel for the runtime after it; memref copies that
@@ -324,7 +336,10 @@ LogicalResult lowerToLLVMDialect(ModuleOp module) {
       "func.func(convert-elementwise-to-linalg,seqc-fuse-elementwise),"
       "eliminate-empty-tensors,"
       "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
-      "buffer-deallocation-pipeline,canonicalize,convert-linear-scan-to-loops,convert-projections-to-tiles,"
+      "buffer-deallocation-pipeline,canonicalize,convert-linear-scan-to-loops,"
+      "convert-contractions-to-tiles{vector-bits=" +
+          std::to_string(hostVectorBits()) +
+          "},"
       "scf-forall-to-parallel,convert-parallel-to-runtime,"
       "convert-strided-copies-to-loops,func.func(convert-linalg-to-loops,approximate-math),"
       "expand-strided-metadata,lower-affine,canonicalize,cse,"

@@ -81,6 +81,52 @@ Value contraction(OpBuilder &b, Location loc, ValueRange inputs, Value init,
       .getResult(0);
 }
 
+/// sum_{j <= i} x[j] for every i, along the leading axis of a static [C, ...]
+/// tensor: C adds of a row into a running sum (O(C) rows of work, not the
+/// O(C^2) of a masked contraction), each written to its row of the result.
+/// Both are outs of one generic per step, so they bufferize in place.
+Value inclusiveSum(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  int64_t rank = type.getRank();
+  auto rowType = RankedTensorType::get(shape.drop_front(), type.getElementType());
+  SmallVector<OpFoldResult> rowSizes = {b.getIndexAttr(1)};
+  for (int64_t size : shape.drop_front())
+    rowSizes.push_back(b.getIndexAttr(size));
+  SmallVector<OpFoldResult> unitStrides(rank, b.getIndexAttr(1));
+  auto rowAt = [&](OpBuilder &n, Value i) {
+    SmallVector<OpFoldResult> offsets(rank, n.getIndexAttr(0));
+    offsets[0] = i;
+    return offsets;
+  };
+  Value result = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value steps = arith::ConstantIndexOp::create(b, loc, shape.front());
+  MLIRContext *ctx = b.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank - 1, ctx);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, steps, one, ValueRange{zeroFilled(b, loc, shape.drop_front()), result},
+      [&](OpBuilder &n, Location l, Value i, ValueRange carried) {
+        Value row = tensor::ExtractSliceOp::create(n, l, rowType, x, rowAt(n, i), rowSizes,
+                                                   unitStrides);
+        Value target = tensor::ExtractSliceOp::create(n, l, rowType, carried[1], rowAt(n, i),
+                                                      rowSizes, unitStrides);
+        auto step = linalg::GenericOp::create(
+            n, l, TypeRange{rowType, rowType}, ValueRange{row}, ValueRange{carried[0], target},
+            SmallVector<AffineMap>(3, identity),
+            SmallVector<utils::IteratorType>(rank - 1, utils::IteratorType::parallel),
+            [&](OpBuilder &g, Location gl, ValueRange args) {
+              Value sum = arith::AddFOp::create(g, gl, args[1], args[0]);
+              linalg::YieldOp::create(g, gl, ValueRange{sum, sum});
+            });
+        Value written = tensor::InsertSliceOp::create(n, l, step.getResult(1), carried[1],
+                                                      rowAt(n, i), rowSizes, unitStrides);
+        scf::YieldOp::create(n, l, ValueRange{step.getResult(0), written});
+      });
+  return loop.getResult(1);
+}
+
 /// The largest magnitude of a chunk's total log decay for which the scores
 /// are computed factorised: exp(40) ~ 2e17 leaves room for q and k up to
 /// about 1e10 before a product overflows.
@@ -227,12 +273,8 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     // The loops of each contraction are ordered with the reduction outside
     // a parallel loop over contiguous elements, so that the innermost loop
     // vectorises once the contractions are loops.
-    // b[i, h, k] = sum_{j <= i} g[j, h, k]; loops (i, j, h, k).
-    Value cumulative = contraction(
-        s, loc, {g}, zeroFilled(s, loc, {C, H, K}), {{1, 2, 3}}, {0, 2, 3}, 4, {1},
-        [&](OpBuilder &n, Location l, ValueRange in, Value out) {
-          return add(n, l, out, causal(n, l, 0, 1, in[0]));
-        });
+    // b[i, h, k] = sum_{j <= i} g[j, h, k]
+    Value cumulative = inclusiveSum(s, loc, g);
     // b[C-1, h, k]
     Value last = tensor::ExtractSliceOp::create(
         s, loc, RankedTensorType::get({H, K}, s.getF32Type()), cumulative,
@@ -252,18 +294,22 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     auto choice = scf::IfOp::create(s, loc, TypeRange{scoresType}, mild, /*withElseRegion=*/true);
     {
       OpBuilder f = OpBuilder::atBlockBegin(choice.thenBlock());
-      auto scaled = [&](Value x, bool negate) {
-        return contraction(f, loc, {x, cumulative}, zeroFilled(f, loc, {C, H, K}),
-                           {{0, 1, 2}, {0, 1, 2}}, {0, 1, 2}, 3, {},
+      // q exp(b) as [C, H, K]; k exp(-b) as [H, K, C] (loops (j, h, k)), so
+      // that the scores' column j is contiguous in it, as the matmul tiles
+      // of the CPU lowering read it.
+      auto scaled = [&](Value x, bool negate, ArrayRef<int64_t> shape, ArrayRef<unsigned> dims) {
+        return contraction(f, loc, {x, cumulative}, zeroFilled(f, loc, shape),
+                           {{0, 1, 2}, {0, 1, 2}}, dims, 3, {},
                            [&](OpBuilder &n, Location l, ValueRange in, Value) {
                              Value e = negate ? Value(arith::NegFOp::create(n, l, in[1])) : in[1];
                              return mul(n, l, in[0], expOf(n, l, e));
                            });
       };
-      Value qs = scaled(q, false), ks = scaled(k, true);
+      Value qs = scaled(q, false, {C, H, K}, {0, 1, 2});
+      Value ksTransposed = scaled(k, true, {H, K, C}, {1, 2, 0});
       // loops (h, i, j, k)
-      Value raw = contraction(f, loc, {qs, ks}, zeroFilled(f, loc, {H, C, C}),
-                              {{1, 0, 3}, {2, 0, 3}}, {0, 1, 2}, 4, {3},
+      Value raw = contraction(f, loc, {qs, ksTransposed}, zeroFilled(f, loc, {H, C, C}),
+                              {{1, 0, 3}, {0, 3, 2}}, {0, 1, 2}, 4, {3},
                               [&](OpBuilder &n, Location l, ValueRange in, Value out) {
                                 return add(n, l, out, mul(n, l, in[0], in[1]));
                               });
@@ -417,12 +463,7 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     // inclusive cumulative sums b and the sums before each step p.
     Value perHead = slice(s, g, {C, H}, {s.getIndexAttr(0), s.getIndexAttr(0), s.getIndexAttr(0)},
                           {C, H, 1});
-    // loops (i, j, h)
-    Value cumulative = contraction(s, loc, {perHead}, zeroFilled(s, loc, ArrayRef<int64_t>{C, H}),
-                                   {{1, 2}}, {0, 2}, 3, {1},
-                                   [&](OpBuilder &n, Location l, ValueRange in, Value out) {
-                                     return add(n, l, out, causal(n, l, 0, 1, in[0]));
-                                   });
+    Value cumulative = inclusiveSum(s, loc, perHead);
     Value before = contraction(s, loc, {cumulative, perHead},
                                zeroFilled(s, loc, ArrayRef<int64_t>{C, H}), {{0, 1}, {0, 1}},
                                {0, 1}, 2, {},
@@ -431,9 +472,18 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
                                });
     Value last = slice(s, cumulative, {H}, {s.getIndexAttr(C - 1), s.getIndexAttr(0)}, {1, H});
 
+    // The keys as [H, K, C] (loops (i, h, k)): the contractions with them
+    // below are matmuls whose column i is then contiguous, as the CPU
+    // lowering's tiles read them.
+    Value keysTransposed =
+        contraction(s, loc, {k}, zeroFilled(s, loc, ArrayRef<int64_t>{H, K, C}), {{0, 1, 2}},
+                    {1, 2, 0}, 3, {}, [](OpBuilder &, Location, ValueRange in, Value) {
+                      return in[0];
+                    });
     // L[h, t, i] = exp(p[t] - b[i]) w[t] . k[i] for i < t; loops (h, t, i, k).
-    Value overlaps = contraction(s, loc, {w, k}, zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
-                                 {{1, 0, 3}, {2, 0, 3}}, {0, 1, 2}, 4, {3}, multiplyAdd);
+    Value overlaps =
+        contraction(s, loc, {w, keysTransposed}, zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
+                    {{1, 0, 3}, {0, 3, 2}}, {0, 1, 2}, 4, {3}, multiplyAdd);
     Value lower = contraction(
         s, loc, {overlaps, before, cumulative}, zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
         {{0, 1, 2}, {1, 0}, {2, 0}}, {0, 1, 2}, 3, {},
@@ -479,8 +529,9 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
                                substitution.getResult(0), {{0, 1, 2}, {1, 2, 3}}, {0, 1, 3}, 4,
                                {2}, multiplySubtract);
     // A[h, i, j] = exp(b[i] - b[j]) q[i] . k[j] for j <= i; loops (h, i, j, k).
-    Value raw = contraction(s, loc, {q, k}, zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
-                            {{1, 0, 3}, {2, 0, 3}}, {0, 1, 2}, 4, {3}, multiplyAdd);
+    Value raw = contraction(s, loc, {q, keysTransposed},
+                            zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}), {{1, 0, 3}, {0, 3, 2}},
+                            {0, 1, 2}, 4, {3}, multiplyAdd);
     Value scores = contraction(s, loc, {raw, cumulative, cumulative},
                                zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
                                {{0, 1, 2}, {1, 0}, {2, 0}}, {0, 1, 2}, 3, {},

@@ -54,18 +54,33 @@ def ConvertLinearScanToLoops : Pass<"convert-linear-scan-to-loops", "::mlir::Mod
                            "::mlir::vector::VectorDialect"];
 }
 
-def ConvertProjectionsToTiles : Pass<"convert-projections-to-tiles", "::mlir::ModuleOp"> {
-  let summary = "lowers the hoisted projections on buffers to parallel register-tiled loops";
+def ConvertContractionsToTiles : Pass<"convert-contractions-to-tiles", "::mlir::ModuleOp"> {
+  let summary = "lowers f32 contractions on buffers to register-tiled loops";
   let description = [{
-    The contraction `rec-hoist-matmuls` makes, `y[b, t, h] += sum_d
-    x[b, t, d] * w[d, h]` (a `linalg.generic` on f32 buffers with static D
-    and H), becomes an `scf.parallel` over blocks of 64 steps of each batch
-    row, marked with `seqc.iteration_cost`, whose body is a register-tiled
-    matmul: tiles of 4 steps x 32 channels in 8 vector accumulators, with
-    `vector.fma` over d, then narrower tiles for the rest of H. A
-    `linalg.fill` of zero into y just before is dropped; the tiles start
-    from zero instead.
+    A `linalg.generic` on f32 buffers with body `out + in0 * in1`, one
+    reduction loop r and projected-permutation maps, whose output's
+    innermost loop n is also the innermost axis of one input (B, read as
+    vectors) and absent from the other (A, read one element at a time),
+    becomes loops around a register tile: 6 rows (a loop m of A and the
+    output that B does not have) x 2 vectors of n held in 12 accumulators
+    while r runs, each vector of B loaded feeding 6 FMAs and each element of
+    A broadcast feeding 2, then narrower tiles for the rest of m and n. The
+    hoisted projections `y[b, t, h] += sum_d x[b, t, d] w[d, h]` of
+    `rec-hoist-matmuls` are one case; the in-chunk matmuls of
+    `rec-expand-chunked` are others. A contraction not already inside a
+    parallel loop runs its other loops and blocks of 60 rows as an
+    `scf.parallel` marked with `seqc.iteration_cost`. A `linalg.fill` of zero
+    into the output just before is dropped; the tiles start from zero
+    instead. convert-linalg-to-loops would instead compute one output at a
+    time, the sum over r in memory or in a reduction across lanes.
+
+    `vector-bits` is the width of the target's vector registers (256 for
+    AVX2, 512 for AVX-512); seqc passes the host's.
   }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "int64_t", /*default=*/"256",
+           "bits of the target's vector registers (128, 256 or 512)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
