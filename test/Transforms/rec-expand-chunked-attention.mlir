@@ -19,9 +19,15 @@
 //       CHECK: %[[B:.*]] = tensor.dim %[[K]], %c0
 //       CHECK: %[[T:.*]] = tensor.dim %[[K]], %c1
 //       CHECK: %[[CHUNKS:.*]] = arith.ceildivui %[[T]], %c16
-//       CHECK: %[[QP:.*]] = tensor.insert_slice %[[Q]] into
-//       CHECK: %[[KP:.*]] = tensor.insert_slice %[[K]] into
-//       CHECK: %[[VP:.*]] = tensor.insert_slice %[[V]] into
+//       CHECK: %[[QP:.*]] = scf.if %{{.*}} -> (tensor<?x?x2x4xf32>) {
+//       CHECK:   scf.yield %[[Q]]
+//       CHECK:   tensor.insert_slice %[[Q]] into
+//       CHECK: %[[KP:.*]] = scf.if %{{.*}} -> (tensor<?x?x2x4xf32>) {
+//       CHECK:   scf.yield %[[K]]
+//       CHECK:   tensor.insert_slice %[[K]] into
+//       CHECK: %[[VP:.*]] = scf.if %{{.*}} -> (tensor<?x?x2x3xf32>) {
+//       CHECK:   scf.yield %[[V]]
+//       CHECK:   tensor.insert_slice %[[V]] into
 //       CHECK: %[[ALL:.*]] = scf.forall (%[[ROW:.*]], %[[CHUNK:.*]], %[[HEAD:.*]]) in (%[[B]], %[[CHUNKS]], 2) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<?x?x2x3xf32>)
 //       CHECK:   %[[FIRST:.*]] = arith.muli %[[CHUNK]], %c16
 //       CHECK:   %[[QC:.*]] = tensor.extract_slice %[[QP]][%[[ROW]], %[[FIRST]], %[[HEAD]], 0] [1, 16, 1, 4] [1, 1, 1, 1] : tensor<?x?x2x4xf32> to tensor<16x4xf32>

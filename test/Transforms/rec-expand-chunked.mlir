@@ -1,6 +1,7 @@
 // RUN: seq-opt %s --rec-expand-chunked --canonicalize --cse | FileCheck %s
 
-// The sequences are zero-padded to whole chunks (16 steps) and viewed as
+// The sequences are zero-padded to whole chunks (16 steps; copied only when
+// T is not a multiple of 16) and viewed as
 // [B, T/16, 16, H, X]; a recurrence over the chunks carries the [H, K, V]
 // state. Each chunk: the cumulative log decays b (a running sum over the
 // chunk's steps, each written to its row), the scores
@@ -23,9 +24,14 @@
 //       CHECK: %[[T:.*]] = tensor.dim %[[K]], %c1
 //       CHECK: %[[CHUNKS:.*]] = arith.ceildivui %[[T]], %c16
 //       CHECK: %[[PADDED:.*]] = arith.muli %[[CHUNKS]], %c16
-//       CHECK: %[[EMPTY:.*]] = tensor.empty(%[[B]], %[[PADDED]]) : tensor<?x?x2x8xf32>
-//       CHECK: %[[ZEROS:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[EMPTY]]
-//       CHECK: %[[QP:.*]] = tensor.insert_slice %[[Q]] into %[[ZEROS]][0, 0, 0, 0] [%[[B]], %[[T]], 2, 8]
+//       CHECK: %[[WHOLE:.*]] = arith.cmpi eq, %[[PADDED]], %[[T]]
+//       CHECK: %[[QP:.*]] = scf.if %[[WHOLE]] -> (tensor<?x?x2x8xf32>) {
+//       CHECK:   scf.yield %[[Q]]
+//       CHECK: } else {
+//       CHECK:   %[[EMPTY:.*]] = tensor.empty(%[[B]], %[[PADDED]]) : tensor<?x?x2x8xf32>
+//       CHECK:   %[[ZEROS:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[EMPTY]]
+//       CHECK:   %[[QCOPY:.*]] = tensor.insert_slice %[[Q]] into %[[ZEROS]][0, 0, 0, 0] [%[[B]], %[[T]], 2, 8]
+//       CHECK:   scf.yield %[[QCOPY]]
 //       CHECK: %[[QC:.*]] = tensor.expand_shape %[[QP]] {{\[}}[0], [1, 2], [3], [4]] output_shape [%[[B]], %[[CHUNKS]], 16, 2, 8]
 //       CHECK: %[[OUT:.*]]:2 = rec.recurrence batch %[[B]] length %[[CHUNKS]] inits(%[[S0]] : tensor<?x2x8x4xf32>)
 //  CHECK-SAME:   -> (tensor<?x2x8x4xf32>, tensor<?x?x16x2x4xf32>)

@@ -173,14 +173,23 @@ struct ChunkGeometry {
     padded = arith::MulIOp::create(b, loc, chunks, steps);
   }
 
-  /// [B, T, H, X] -> [B, padded T, H, X], zero after T.
+  /// [B, T, H, X] -> [B, padded T, H, X], zero after T: the sequence
+  /// itself when T is a multiple of C (a copy of it, serial and as large as
+  /// the sequence, otherwise).
   Value pad(OpBuilder &b, Location loc, Value sequence) const {
     auto type = cast<RankedTensorType>(sequence.getType());
-    OpFoldResult H = b.getIndexAttr(type.getDimSize(2)), X = b.getIndexAttr(type.getDimSize(3));
-    Value zeros = zeroFilled(b, loc, {batch, padded, H, X});
-    SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0)), strides(4, b.getIndexAttr(1));
+    Value whole = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, padded, length);
+    auto choice = scf::IfOp::create(b, loc, TypeRange{type}, whole, /*withElseRegion=*/true);
+    OpBuilder thenBuilder = OpBuilder::atBlockBegin(choice.thenBlock());
+    scf::YieldOp::create(thenBuilder, loc, sequence);
+    OpBuilder e = OpBuilder::atBlockBegin(choice.elseBlock());
+    OpFoldResult H = e.getIndexAttr(type.getDimSize(2)), X = e.getIndexAttr(type.getDimSize(3));
+    Value zeros = zeroFilled(e, loc, {batch, padded, H, X});
+    SmallVector<OpFoldResult> offsets(4, e.getIndexAttr(0)), strides(4, e.getIndexAttr(1));
     SmallVector<OpFoldResult> sizes = {batch, length, H, X};
-    return tensor::InsertSliceOp::create(b, loc, sequence, zeros, offsets, sizes, strides);
+    Value copied = tensor::InsertSliceOp::create(e, loc, sequence, zeros, offsets, sizes, strides);
+    scf::YieldOp::create(e, loc, copied);
+    return choice.getResult(0);
   }
 
   /// [B, T, H, X] -> zero-padded [B, T/C, C, H, X].
