@@ -59,8 +59,9 @@ def ConvertContractionsToTiles : Pass<"convert-contractions-to-tiles", "::mlir::
   let description = [{
     A `linalg.generic` on f32 buffers with body `out + in0 * in1`, one
     reduction loop r and projected-permutation maps, whose output's
-    innermost loop n is also the innermost axis of one input (B, read as
-    vectors) and absent from the other (A, read one element at a time),
+    innermost loop n (of static size) is also the innermost axis of one
+    input (B, read as vectors; unit stride in B and the output) and absent
+    from the other (A, read one element at a time),
     becomes loops around a register tile: 6 rows (a loop m of A and the
     output that B does not have) x 2 vectors of n held in 12 accumulators
     while r runs, each vector of B loaded feeding 6 FMAs and each element of
