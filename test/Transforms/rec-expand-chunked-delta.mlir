@@ -5,8 +5,9 @@
 // [H, K, V] state. Each chunk: the per-head log decays g (key 0 of each
 // row), their inclusive cumulative sums b and the sums before each step
 // p = b - g; L[h, t, i] = exp(p[t] - b[i]) w[t] . k[i] for i < t; forward
-// substitution, row by row, of (I + L) U = V and (I + L) W' = exp(p) W;
-// the corrections D = U - W' S0; the reads
+// substitution, row by row, of (I + L) U = V and (I + L) (-W') = -exp(p) W
+// (with -L, as multiply-adds: X[t] += -L[t] X); the corrections
+// D = U + (-W') S0; the reads
 // sum_{j <= i} exp(b[i] - b[j]) (q[i] . k[j]) D[j] + (exp(b[i]) q[i]) S0; and
 // the state exp(b[15]) S0 + sum_j (exp(b[15] - b[j]) k[j]) D[j]^T. The
 // keys are read as [H, K, C] in L and the scores, so that column i is
@@ -32,20 +33,24 @@
 //       CHECK:   %[[LOWER:.*]] = linalg.generic {{.*}} ins(%[[OVERLAPS]], %[[BEFORE]], %[[CUM]]#1
 //       CHECK:     arith.cmpi ult
 //       CHECK:     math.exp
+//       CHECK:     arith.negf
 //       CHECK:   %[[RHS:.*]] = linalg.generic {{.*}} ins(%[[WT]], %[[BEFORE]]
 //       CHECK:     math.exp
+//       CHECK:     arith.negf
 //       CHECK:   %[[SOLVED:.*]]:2 = scf.for %[[ROW:.*]] = %c0 to %c16 step %c1 iter_args(%[[U:.*]] = %[[VT]], %[[WP:.*]] = %[[RHS]])
 //       CHECK:     %[[LROW:.*]] = tensor.extract_slice %[[LOWER]][0, %[[ROW]], 0] [2, 1, 16]
 //       CHECK:     %[[UOWN:.*]] = tensor.extract_slice %[[U]][%[[ROW]], 0, 0] [1, 2, 3]
 //       CHECK:     %[[UROW:.*]] = linalg.generic {{.*}} ins(%[[LROW]], %[[U]] : {{.*}}) outs(%[[UOWN]]
-//       CHECK:       arith.subf
+//       CHECK:       arith.mulf
+//       CHECK:       arith.addf
 //       CHECK:     %[[UNEXT:.*]] = tensor.insert_slice %[[UROW]] into %[[U]][%[[ROW]], 0, 0] [1, 2, 3]
 //       CHECK:     %[[WOWN:.*]] = tensor.extract_slice %[[WP]][%[[ROW]], 0, 0] [1, 2, 4]
 //       CHECK:     %[[WROW:.*]] = linalg.generic {{.*}} ins(%[[LROW]], %[[WP]] : {{.*}}) outs(%[[WOWN]]
 //       CHECK:     %[[WNEXT:.*]] = tensor.insert_slice %[[WROW]] into %[[WP]][%[[ROW]], 0, 0] [1, 2, 4]
 //       CHECK:     scf.yield %[[UNEXT]], %[[WNEXT]]
 //       CHECK:   %[[DELTAS:.*]] = linalg.generic {{.*}} ins(%[[SOLVED]]#1, %[[S]] : {{.*}}) outs(%[[SOLVED]]#0
-//       CHECK:     arith.subf
+//       CHECK:     arith.mulf
+//       CHECK:     arith.addf
 //       CHECK:   %[[RAW:.*]] = linalg.generic {indexing_maps = [#[[$W_IN_L]], #[[$KT_IN_L]], {{.*}}], {{.*}} ins(%[[QT]], %[[KEYST]]
 //       CHECK:   %[[SCORES:.*]] = linalg.generic {{.*}} ins(%[[RAW]], %[[CUM]]#1, %[[CUM]]#1
 //       CHECK:     math.exp

@@ -14,9 +14,10 @@
 //
 // Every exponent is a sum of log decays over steps in order, so no factor
 // grows above the products it stands for (and none underflows before they
-// do), whatever the chunk's decays. The contractions are linalg.generic ops:
-// the CPU lowering runs them as loops today; tiling them as matmuls is the
-// next step.
+// do), whatever the chunk's decays. The contractions are linalg.generic ops;
+// the CPU lowering (convert-contractions-to-tiles) runs those that are
+// multiply-adds with one input contiguous along the output's last axis as
+// register-tiled matmuls, so the expansions are written in that shape.
 //
 // rec.chunked_delta takes the same shape, its step solving the chunk's
 // corrections by forward substitution first (expandDelta);
@@ -455,9 +456,6 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     auto multiplyAdd = [&](OpBuilder &n, Location l, ValueRange in, Value out) {
       return add(n, l, out, mul(n, l, in[0], in[1]));
     };
-    auto multiplySubtract = [&](OpBuilder &n, Location l, ValueRange in, Value out) {
-      return sub(n, l, out, mul(n, l, in[0], in[1]));
-    };
     auto slice = [&](OpBuilder &n, Value source, ArrayRef<int64_t> shape,
                      ArrayRef<OpFoldResult> offsets, ArrayRef<int64_t> sizes) -> Value {
       SmallVector<OpFoldResult> sizeAttrs;
@@ -493,23 +491,26 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     Value overlaps =
         contraction(s, loc, {w, keysTransposed}, zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
                     {{1, 0, 3}, {0, 3, 2}}, {0, 1, 2}, 4, {3}, multiplyAdd);
-    Value lower = contraction(
+    // -L: the substitution and D below are then multiply-adds, which the
+    // CPU lowering runs as register-tiled matmuls (it takes no other body).
+    Value minusLower = contraction(
         s, loc, {overlaps, before, cumulative}, zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}),
         {{0, 1, 2}, {1, 0}, {2, 0}}, {0, 1, 2}, 3, {},
         [&](OpBuilder &n, Location l, ValueRange in, Value) -> Value {
           Value t = linalg::IndexOp::create(n, l, 1), i = linalg::IndexOp::create(n, l, 2);
           Value earlier = arith::CmpIOp::create(n, l, arith::CmpIPredicate::ult, i, t);
           Value scaled = mul(n, l, in[0], expOf(n, l, sub(n, l, in[1], in[2])));
-          return arith::SelectOp::create(n, l, earlier, scaled,
+          return arith::SelectOp::create(n, l, earlier, arith::NegFOp::create(n, l, scaled),
                                          arith::ConstantOp::create(n, l, n.getF32FloatAttr(0)));
         });
-    // Right-hand sides: V, and diag(exp(p)) W; loops (t, h, k).
+    // Right-hand sides: V, and -diag(exp(p)) W (so that the second solution
+    // is -W'); loops (t, h, k).
     Value scaledCorrections = contraction(
         s, loc, {w, before}, zeroFilled(s, loc, ArrayRef<int64_t>{C, H, K}), {{0, 1, 2}, {0, 1}},
-        {0, 1, 2}, 3, {}, [&](OpBuilder &n, Location l, ValueRange in, Value) {
-          return mul(n, l, in[0], expOf(n, l, in[1]));
+        {0, 1, 2}, 3, {}, [&](OpBuilder &n, Location l, ValueRange in, Value) -> Value {
+          return arith::NegFOp::create(n, l, mul(n, l, in[0], expOf(n, l, in[1])));
         });
-    // Forward substitution, one row t at a time: X[t] -= sum_i L[h, t, i] X[i]
+    // Forward substitution, one row t at a time: X[t] += sum_i -L[h, t, i] X[i]
     // (L is 0 from i = t on, so the rows not yet solved do not count).
     Value zero = arith::ConstantIndexOp::create(s, loc, 0);
     Value one = arith::ConstantIndexOp::create(s, loc, 1);
@@ -517,14 +518,14 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
     auto substitution = scf::ForOp::create(
         s, loc, zero, steps, one, ValueRange{v, scaledCorrections},
         [&](OpBuilder &n, Location l, Value t, ValueRange solved) {
-          Value row = slice(n, lower, {H, C}, {n.getIndexAttr(0), t, n.getIndexAttr(0)}, {H, 1, C});
+          Value row = slice(n, minusLower, {H, C}, {n.getIndexAttr(0), t, n.getIndexAttr(0)}, {H, 1, C});
           SmallVector<Value> next;
           for (auto [x, width] : llvm::zip(solved, std::array<int64_t, 2>{V, K})) {
             Value own = slice(n, x, {H, width}, {t, n.getIndexAttr(0), n.getIndexAttr(0)},
                               {1, H, width});
             // loops (h, i, x)
             Value updated = contraction(n, l, {row, x}, own, {{0, 1}, {1, 0, 2}}, {0, 2}, 3, {1},
-                                        multiplySubtract);
+                                        multiplyAdd);
             next.push_back(tensor::InsertSliceOp::create(
                 n, l, updated, x, ArrayRef<OpFoldResult>{t, n.getIndexAttr(0), n.getIndexAttr(0)},
                 ArrayRef<OpFoldResult>{n.getIndexAttr(1), n.getIndexAttr(H),
@@ -533,10 +534,10 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
           }
           scf::YieldOp::create(n, l, next);
         });
-    // D = U - W' S0; loops (i, h, k, v).
+    // D = U + (-W') S0; loops (i, h, k, v).
     Value deltas = contraction(s, loc, {substitution.getResult(1), state},
                                substitution.getResult(0), {{0, 1, 2}, {1, 2, 3}}, {0, 1, 3}, 4,
-                               {2}, multiplySubtract);
+                               {2}, multiplyAdd);
     // A[h, i, j] = exp(b[i] - b[j]) q[i] . k[j] for j <= i; loops (h, i, j, k).
     Value raw = contraction(s, loc, {q, keysTransposed},
                             zeroFilled(s, loc, ArrayRef<int64_t>{H, C, C}), {{1, 0, 3}, {0, 3, 2}},
