@@ -472,4 +472,27 @@ MatrixStateMatch matchMatrixState(rec::RecurrenceOp op, unsigned index) {
   return match;
 }
 
+bool autoChunksMatrixStates(rec::RecurrenceOp op) {
+  if (!op.getBody().getOps<rec::AttentionOp>().empty())
+    return false;
+  RecurrenceAnalysis analysis(op);
+  bool anyMatched = false;
+  for (unsigned i = 0; i < op.getNumStates(); ++i) {
+    if (matchMatrixState(op, i).matched)
+      anyMatched = true;
+    else if (analysis.getStates()[i].kind != StateKind::ElementwiseAffine)
+      return false;
+  }
+  return anyMatched;
+}
+
+int64_t autoChunkSize(rec::RecurrenceOp op, const MatrixStateMatch &match, int64_t cap) {
+  auto type = cast<RankedTensorType>(op.getBody().getArgument(match.state).getType());
+  int64_t widest = std::max(type.getDimSize(match.keyAxis), type.getDimSize(match.valueAxis));
+  int64_t size = 16;
+  while (size < widest && size < cap)
+    size *= 2;
+  return std::min(size, cap);
+}
+
 } // namespace seqc

@@ -188,12 +188,17 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
         failedHere = true;
       }
       // --form chunk: the matrix states the chunkwise form takes; the rest
-      // of the cell is scanned where it can be once they have left.
+      // of the cell is scanned where it can be once they have left. --form
+      // auto takes them too on the CPU, where its rule accepts the cell
+      // (chunks sized to the heads, for calls of at least one chunk:
+      // docs/benchmarks.md measures it against the sequential form).
+      bool autoChunk = form == Form::Auto && !options.gpu && autoChunksMatrixStates(op);
+      bool chunking = form == Form::Chunk || autoChunk;
       SmallVector<MatrixStateMatch, 2> chunked;
       unsigned chunkedAttentions = 0;
       bool restScannable = true;
       std::string whyNotChunked;
-      if (form == Form::Chunk) {
+      if (chunking) {
         for (unsigned i = 0; i < op.getNumStates(); ++i) {
           MatrixStateMatch match = matchMatrixState(op, i);
           if (match.matched) {
@@ -213,7 +218,8 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
           restScannable = false;
           whyNotChunked += (whyNotChunked.empty() ? "" : "; ") + match.whyNot;
         }
-        if (chunked.empty() && chunkedAttentions == 0 && hasWork && !failedHere) {
+        if (form == Form::Chunk && chunked.empty() && chunkedAttentions == 0 && hasWork &&
+            !failedHere) {
           std::string why = whyNotChunked;
           model.emitError() << "model '" << model.getSymName()
                             << "' cannot take the chunk form: " << why;
@@ -232,14 +238,20 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
         FormReport entry{model.getSymName().str(), state.name, "sequential", ""};
         auto chunkedState = llvm::find_if(
             chunked, [&](const MatrixStateMatch &match) { return match.state == index; });
-        if (form == Form::Chunk && chunkedState != chunked.end()) {
+        if (chunking && chunkedState != chunked.end()) {
           entry.form = "chunk";
-          entry.why = chunkedState->describe() + ", in chunks of " +
-                      std::to_string(options.chunkSize) + " steps" +
+          int64_t size =
+              autoChunk ? autoChunkSize(op, *chunkedState, options.chunkSize) : options.chunkSize;
+          entry.why = chunkedState->describe() + ", in chunks of " + std::to_string(size) +
+                      " steps" +
+                      (autoChunk ? " for calls with T >= " +
+                                       std::to_string(kAutoChunkMinChunks * size) +
+                                       " (sequential otherwise)"
+                                 : "") +
                       (chunkedState->decayKind == ChunkDecay::None
                            ? ""
                            : "; sequential for a call with a negative decay");
-        } else if (form == Form::Chunk) {
+        } else if (chunking) {
           bool scanned = restScannable && state.kind == StateKind::ElementwiseAffine;
           entry.form = scanned ? "scan" : "sequential";
           entry.why = std::string("not a matrix state: ") +
@@ -293,6 +305,9 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
                "},rec.model(canonicalize,cse,rec-to-scan{streaming-when-expanding},";
   else if (form == Form::Scan)
     pipeline += "rec-to-scan,";
+  else if (form == Form::Auto && !options.gpu)
+    pipeline = "rec-to-chunked{chunk-size=" + std::to_string(options.chunkSize) +
+               " auto-rule},rec.model(canonicalize,cse,rec-to-scan{streaming-when-expanding},";
   else if (form == Form::Auto)
     pipeline += "rec-to-scan{streaming-when-expanding},";
   pipeline += "rec-hoist,rec-hoist-matmuls,";

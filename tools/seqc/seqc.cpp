@@ -121,8 +121,10 @@ call runs it when T >= 4096 and there are at least 32 threads per batch row
 (for the GPU: T >= 256 and 32 resident GPU threads per row; sequential
 otherwise; a dense Jacobian stays sequential); -v says which. The Newton form
 runs the recurrence sequentially when it has not converged. --form auto takes
-the chunk form for attention, not yet for matrix states (not yet faster than
-the sequential form on the CPU).
+the chunk form for attention, and on the CPU for the matrix states of a cell
+whose other states are elementwise-affine: in chunks of the larger head axis
+(a power of two from 16 to --chunk-size), for calls with T >= 8 chunks
+(sequential otherwise).
 `seqc check` also checks the ABI's behaviours (error codes,
 T = 0, NULL initial and final states, two calls equal to one).
 )";

@@ -84,7 +84,12 @@ def RecToChunked : Pass<"rec-to-chunked", "::mlir::ModuleOp"> {
     Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64", "steps per chunk">,
     Option<"attentionOnly", "attention-only", "bool", /*default=*/"false",
            "take only attention, and leave matrix states in their recurrences "
-           "(what --form auto does)">
+           "(what --form auto does first)">,
+    Option<"autoRule", "auto-rule", "bool", /*default=*/"false",
+           "what --form auto takes on the CPU: the matrix states of cells whose "
+           "other states are elementwise-affine, in chunks of their larger head "
+           "axis (a power of two from 16 to chunk-size), chunked only for calls "
+           "of at least 8 chunks">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
                            "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",

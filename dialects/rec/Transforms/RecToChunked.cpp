@@ -371,7 +371,8 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
     for (RecurrenceOp op : recurrences) {
       while (op) {
         // Each rewrite may erase `op`: only its result is read after it.
-        RecurrenceOp rest = attentionOnly ? nullptr : rewriteFirstMatrixState(op);
+        bool matrixStates = !attentionOnly && (!autoRule || seqc::autoChunksMatrixStates(op));
+        RecurrenceOp rest = matrixStates ? rewriteFirstMatrixState(op) : nullptr;
         if (!rest)
           rest = rewriteFirstAttention(op);
         op = rest;
@@ -415,6 +416,13 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
     fullLayout.order.assign(match.headAxes.begin(), match.headAxes.end());
     fullLayout.order.push_back(match.keyAxis);
     fullLayout.order.push_back(match.valueAxis);
+
+    // Under auto-rule, calls shorter than seqc::kAutoChunkMinChunks chunks
+    // run a copy of the recurrence as it is, before any of the chunked
+    // path's work.
+    int64_t chunk = autoRule ? seqc::autoChunkSize(recurrence, match, chunkSize) : chunkSize;
+    if (autoRule)
+      guardByLength(recurrence, seqc::kAutoChunkMinChunks * chunk);
 
     // The canonical per-step parts, in the step, then for all steps.
     OpBuilder b(yield);
@@ -480,12 +488,12 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
     if (match.deltaRule) {
       auto chunked =
           ChunkedDeltaOp::create(b, loc, sequences[0], sequences[1], sequences[correctionPart],
-                                 sequences[2], logDecays, init, chunkSize);
+                                 sequences[2], logDecays, init, chunk);
       reads = chunked.getReads();
       finalState = chunked.getFinalState();
     } else {
       auto chunked = ChunkedOp::create(b, loc, sequences[0], sequences[1], sequences[2],
-                                       logDecays, init, chunkSize);
+                                       logDecays, init, chunk);
       reads = chunked.getReads();
       finalState = chunked.getFinalState();
     }
@@ -514,6 +522,25 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
       recurrence.erase();
     }
     return rest;
+  }
+
+  /// Puts `recurrence` in the then-branch of an scf.if on T >= `length`
+  /// whose else-branch runs a copy of it.
+  static void guardByLength(RecurrenceOp recurrence, int64_t length) {
+    Location loc = recurrence.getLoc();
+    OpBuilder b(recurrence);
+    Value longEnough = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
+                                             recurrence.getLength(),
+                                             arith::ConstantIndexOp::create(b, loc, length));
+    auto guard = scf::IfOp::create(b, loc, recurrence.getResultTypes(), longEnough,
+                                   /*withElseRegion=*/true);
+    OpBuilder otherwise = OpBuilder::atBlockEnd(guard.elseBlock());
+    Operation *copy = otherwise.clone(*recurrence);
+    scf::YieldOp::create(otherwise, loc, copy->getResults());
+    recurrence->replaceAllUsesWith(guard.getResults());
+    recurrence->moveBefore(guard.thenBlock(), guard.thenBlock()->end());
+    OpBuilder then = OpBuilder::atBlockEnd(guard.thenBlock());
+    scf::YieldOp::create(then, loc, recurrence.getResults());
   }
 
   /// Moves `attention` out of `recurrence` into a rec.chunked_attention

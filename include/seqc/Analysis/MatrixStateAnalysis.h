@@ -73,6 +73,25 @@ struct MatrixStateMatch {
 /// The match for state `index` of `op`.
 MatrixStateMatch matchMatrixState(mlir::rec::RecurrenceOp op, unsigned index);
 
+/// Whether `--form auto` takes the chunk form for the matrix states of `op`
+/// (on the CPU): at least one state matches, every other state is
+/// elementwise-affine (scanned beside them), and the step holds no
+/// attention. Otherwise auto leaves the cell to its other rules.
+bool autoChunksMatrixStates(mlir::rec::RecurrenceOp op);
+
+/// The chunk length `--form auto` gives a matrix state: its larger head
+/// axis (key or value) rounded up to a power of two, from 16 to `cap`. A
+/// chunk's matmuls then cost about what the sequential steps they replace
+/// do, while running near matmul speed (docs/benchmarks.md measures the
+/// rule).
+int64_t autoChunkSize(mlir::rec::RecurrenceOp op, const MatrixStateMatch &match, int64_t cap);
+
+/// Under `--form auto`, calls shorter than this many chunks run the
+/// sequential recurrence: with fewer chunks the chunked path's fixed costs
+/// (its buffers, its passes over the sequences) are not repaid
+/// (docs/benchmarks.md: even at 2 to 4 chunks, on the CPU).
+constexpr int64_t kAutoChunkMinChunks = 8;
+
 } // namespace seqc
 
 #endif // SEQC_ANALYSIS_MATRIXSTATEANALYSIS_H
