@@ -3,8 +3,9 @@
 # the Newton form against the sequential form (bench/bench_newton.cpp), GLA's
 # chunk form against its sequential form and a hand-written loop
 # (bench/bench_chunk.cpp), chunked attention against its sequential form and
-# hand-written loops (bench/bench_attention.cpp), then seqc's compile time
-# for every example. Figures go to stdout as
+# hand-written loops (bench/bench_attention.cpp), --form auto against
+# --form sequential for the matrix-state examples (bench/forms), then seqc's
+# compile time for every example. Figures go to stdout as
 # Markdown; docs/benchmarks.md records a run with the machine named.
 set -euo pipefail
 build=${1:-build}
@@ -20,6 +21,8 @@ echo
 "$build/bench/seqc-bench-chunk"
 echo
 "$build/bench/seqc-bench-attention"
+echo
+bash bench/forms/bench-forms.sh "$build"
 echo
 echo "### seqc compile time per example (--emit obj, best of 3)"
 echo
