@@ -236,8 +236,9 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
       }
       for (auto [index, state] : llvm::enumerate(analysis.getStates())) {
         FormReport entry{model.getSymName().str(), state.name, "sequential", ""};
+        unsigned stateIndex = index;
         auto chunkedState = llvm::find_if(
-            chunked, [&](const MatrixStateMatch &match) { return match.state == index; });
+            chunked, [&](const MatrixStateMatch &match) { return match.state == stateIndex; });
         if (chunking && chunkedState != chunked.end()) {
           entry.form = "chunk";
           int64_t size =
