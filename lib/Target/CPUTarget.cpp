@@ -190,7 +190,7 @@ LogicalResult applyForms(ModuleOp module, const FormOptions &options,
       // --form chunk: the matrix states the chunkwise form takes; the rest
       // of the cell is scanned where it can be once they have left. --form
       // auto takes them too on the CPU, where its rule accepts the cell
-      // (chunks sized to the heads, for calls of at least one chunk:
+      // (chunks sized to the heads, for calls of at least 8 chunks:
       // docs/benchmarks.md measures it against the sequential form).
       bool autoChunk = form == Form::Auto && !options.gpu && autoChunksMatrixStates(op);
       bool chunking = form == Form::Chunk || autoChunk;

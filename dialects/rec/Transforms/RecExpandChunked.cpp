@@ -280,9 +280,8 @@ struct RecExpandChunkedPass : impl::RecExpandChunkedBase<RecExpandChunkedPass> {
       return math::ExpOp::create(n, l, x);
     };
 
-    // The loops of each contraction are ordered with the reduction outside
-    // a parallel loop over contiguous elements, so that the innermost loop
-    // vectorises once the contractions are loops.
+    // Each matmul below has one input contiguous along the output's last
+    // axis, the shape convert-contractions-to-tiles tiles.
     // b[i, h, k] = sum_{j <= i} g[j, h, k]
     Value cumulative = inclusiveSum(s, loc, g);
     // b[C-1, h, k]

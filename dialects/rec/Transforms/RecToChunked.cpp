@@ -181,6 +181,18 @@ Value fromCanonical(OpBuilder &b, Location loc, Value value, const Layout &layou
   return transposeTo(b, loc, value, permutation);
 }
 
+/// `input` broadcast along `dimensions` to the shape of `full` without its
+/// axis `dropped`.
+Value broadcastWithout(OpBuilder &b, Location loc, Value input, RankedTensorType full,
+                       int64_t dropped, ArrayRef<int64_t> dimensions) {
+  SmallVector<int64_t> shape;
+  for (int64_t a = 0; a < full.getRank(); ++a)
+    if (a != dropped)
+      shape.push_back(full.getDimSize(a));
+  Value empty = tensor::EmptyOp::create(b, loc, shape, full.getElementType());
+  return linalg::BroadcastOp::create(b, loc, input, empty, dimensions).getResult()[0];
+}
+
 /// A full-shape step value that does not vary along `dropped`, without that
 /// axis. A broadcast along it is taken apart (and a product of such,
 /// factor by factor), so that the full shape is never made for every step
@@ -191,18 +203,13 @@ Value dropInvariantAxis(OpBuilder &b, Location loc, Value full, int64_t dropped)
   int64_t rank = type.getRank();
   if (auto broadcast = full.getDefiningOp<linalg::BroadcastOp>();
       broadcast && llvm::is_contained(broadcast.getDimensions(), dropped)) {
-    SmallVector<int64_t> dimensions, shape;
+    SmallVector<int64_t> dimensions;
     for (int64_t d : broadcast.getDimensions())
       if (d != dropped)
         dimensions.push_back(d > dropped ? d - 1 : d);
     if (dimensions.empty())
       return broadcast.getInput();
-    for (int64_t a = 0; a < rank; ++a)
-      if (a != dropped)
-        shape.push_back(type.getDimSize(a));
-    Value empty = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
-    return linalg::BroadcastOp::create(b, loc, broadcast.getInput(), empty, dimensions)
-        .getResult()[0];
+    return broadcastWithout(b, loc, broadcast.getInput(), type, dropped, dimensions);
   }
   // A broadcast along other axes of a value invariant along `dropped`:
   // drop the axis from its input, then broadcast as before.
@@ -220,14 +227,10 @@ Value dropInvariantAxis(OpBuilder &b, Location loc, Value full, int64_t dropped)
       input = source;
     if (input.getDefiningOp<linalg::BroadcastOp>() || input.getDefiningOp<arith::MulFOp>()) {
       Value narrowed = dropInvariantAxis(b, loc, input, position);
-      SmallVector<int64_t> dimensions, shape;
+      SmallVector<int64_t> dimensions;
       for (int64_t d : added)
         dimensions.push_back(d > dropped ? d - 1 : d);
-      for (int64_t a = 0; a < rank; ++a)
-        if (a != dropped)
-          shape.push_back(type.getDimSize(a));
-      Value empty = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
-      return linalg::BroadcastOp::create(b, loc, narrowed, empty, dimensions).getResult()[0];
+      return broadcastWithout(b, loc, narrowed, type, dropped, dimensions);
     }
   }
   if (auto product = full.getDefiningOp<arith::MulFOp>()) {
