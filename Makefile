@@ -1,6 +1,8 @@
 # seqc: the two commands of the README's quick start, and a few more.
 #   make run    set up, build, and run the main example end to end
 #   make test   set up, build, and run the whole test suite
+#   make test-sanitize  the whole suite with seqc built under ASan, LSan and UBSan
+#                       (in $(SANITIZE_BUILD)); any report fails its test
 #   make fuzz   fuzz the front end for FUZZ_SECONDS (default 300)
 #   make docs   regenerate the op and pass docs from ODS into docs/
 #   make bench  time the generated kernels against hand-written C++ (docs/benchmarks.md)
@@ -8,11 +10,12 @@
 #                   form against the sequential one on the GPU (needs a GPU)
 BUILD ?= build
 FUZZ_BUILD ?= build-fuzz
+SANITIZE_BUILD ?= build-sanitize
 FUZZ_SECONDS ?= 300
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 -DLLVM_USE_LINKER=lld
 
-.PHONY: setup build run test fuzz docs bench bench-gpu clean
+.PHONY: setup build run test test-sanitize fuzz docs bench bench-gpu clean
 
 setup:
 	@bash scripts/setup.sh
@@ -40,6 +43,11 @@ run: build
 test: build
 	@bash scripts/run-tests.sh $(BUILD)
 
+test-sanitize: setup
+	@cmake -S . -B $(SANITIZE_BUILD) $(CMAKE_FLAGS) -DSEQC_SANITIZE=ON >/dev/null
+	@ninja -C $(SANITIZE_BUILD) seqc seq-opt mlir-doc seqc-gpu-support
+	@bash scripts/run-tests.sh $(SANITIZE_BUILD)
+
 fuzz: setup
 	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
@@ -57,4 +65,4 @@ bench-gpu: build
 	@bash scripts/bench-gpu.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(SANITIZE_BUILD)

@@ -103,6 +103,19 @@ static struct seqc_block *seqc_cache_take(size_t size) {
   return found;
 }
 
+/* Frees every cached block when the kernel's object goes away: at exit, or
+ * at the dlclose of a library built from it (seqc check, a Python module),
+ * which would otherwise lose up to the cache's limit at every unload. */
+__attribute__((destructor)) static void seqc_cache_release(void) {
+  pthread_mutex_lock(&seqc_cache_lock);
+  for (int i = 0; i < kCacheSlots; ++i) {
+    free(seqc_cache[i]);
+    seqc_cache[i] = 0;
+  }
+  seqc_cache_bytes = 0;
+  pthread_mutex_unlock(&seqc_cache_lock);
+}
+
 /* Keeps `block` for later if there is room; else frees it. */
 static void seqc_cache_put(struct seqc_block *block) {
   if (block->capacity >= kCacheMinBytes) {

@@ -15,6 +15,14 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.seqc_obj_root, "test")
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
 
+# Under `make test-sanitize` a sanitizer report aborts the process: a test
+# of an error (`not seqc ...`) then fails too, as `not` does not accept a
+# crash.
+if config.seqc_sanitize:
+    config.environment["ASAN_OPTIONS"] = "abort_on_error=1:detect_leaks=1"
+    config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:abort_on_error=1"
+    config.available_features.add("sanitize")
+
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.seqc_tools_dir, append_path=True)

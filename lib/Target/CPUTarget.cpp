@@ -458,6 +458,9 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module, llvm::LLVMConte
   }
   (*runtime)->setDataLayout(machine->createDataLayout());
   (*runtime)->setTargetTriple(machine->getTargetTriple());
+  // Before linking: the linker merges the runtime's "PIC Level" (a minimum)
+  // with this one; set after, it would be a second, conflicting flag.
+  llvmModule->setPICLevel(llvm::PICLevel::BigPIC);
   if (llvm::Linker::linkModules(*llvmModule, std::move(*runtime))) {
     error = "internal error: cannot link the runtime";
     return nullptr;
@@ -466,10 +469,11 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module, llvm::LLVMConte
   for (llvm::Function &function : llvmModule->functions())
     if (!function.isDeclaration() && !function.getName().ends_with("_forward"))
       function.setLinkage(llvm::GlobalValue::InternalLinkage);
+  // llvm.global_dtors (the runtime's cache release) keeps its appending
+  // linkage.
   for (llvm::GlobalVariable &global : llvmModule->globals())
-    if (!global.isDeclaration())
+    if (!global.isDeclaration() && !global.getName().starts_with("llvm."))
       global.setLinkage(llvm::GlobalValue::InternalLinkage);
-  llvmModule->setPICLevel(llvm::PICLevel::BigPIC);
   allowReassociation(*llvmModule);
 
   optimiseModule(*llvmModule, *machine, optLevel);
