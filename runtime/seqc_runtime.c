@@ -23,6 +23,8 @@
  * which it measures once per process (or reads from SEQC_BANDWIDTH).
  *
  *===----------------------------------------------------------------------===*/
+#include "seqc/Runtime/seqc_abi.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -33,8 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef void (*seqc_body_fn)(void *ctx, int64_t begin, int64_t end);
-
 enum { kMaxThreads = 256 };
 /* Work (in the cost unit of convert-parallel-to-runtime, about one
  * arithmetic operation) below which a further thread does not pay. */
@@ -43,9 +43,6 @@ static const int64_t kWorkPerThread = 200000;
 /*===----------------------------------------------------------------------===*
  * Guarded calls and their allocations
  *===----------------------------------------------------------------------===*/
-
-/* kStatusNoMemory in include/seqc/Conversion/Passes.h. */
-enum { SEQC_STATUS_NO_MEMORY = 3 };
 
 /* Each allocation carries this header, linking it into the list of what
  * the current task (or the call's own thread) has allocated, so that a

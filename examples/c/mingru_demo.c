@@ -71,7 +71,7 @@ int main(void) {
 
   /* One call; NULL initial state means the declared h = 0. */
   int status = mingru_forward(B, T, x, Wz, Wh, NULL, y, h);
-  if (status != 0) {
+  if (status != SEQC_STATUS_OK) {
     fprintf(stderr, "mingru_forward returned %d\n", status);
     return 1;
   }
@@ -96,9 +96,9 @@ int main(void) {
           x2[((size_t)b * T_REST + t - T_FIRST) * D + j] = v;
       }
   status = mingru_forward(B, T_FIRST, x1, Wz, Wh, NULL, y1, h1);
-  if (status == 0)
+  if (status == SEQC_STATUS_OK)
     status = mingru_forward(B, T_REST, x2, Wz, Wh, h1, y2, h2);
-  if (status != 0) {
+  if (status != SEQC_STATUS_OK) {
     fprintf(stderr, "mingru_forward returned %d\n", status);
     return 1;
   }
@@ -120,7 +120,7 @@ int main(void) {
   printf("  two calls: max |y - reference| = %.2e, max |h_final difference| = %.2e\n", pieces,
          finals);
   printf("  B = -1 returns %d\n", bad);
-  int ok = whole < 1e-4 && pieces < 1e-4 && finals < 1e-5 && bad == 1;
+  int ok = whole < 1e-4 && pieces < 1e-4 && finals < 1e-5 && bad == SEQC_STATUS_BAD_SIZE;
   printf("%s\n", ok ? "OK" : "MISMATCH");
   free(x); free(Wz); free(Wh); free(y); free(h); free(expected);
   free(x1); free(x2); free(y1); free(y2); free(h1); free(h2);

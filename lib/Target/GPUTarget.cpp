@@ -191,32 +191,6 @@ static LogicalResult emitPTX(gpu::GPUModuleOp kernels, StringRef arch, int optLe
   return success();
 }
 
-/// The host function calls what the CPU runtime would provide; for the GPU
-/// the launcher provides it. Its stream-ordered device allocator stands in
-/// for the malloc-like functions of
-/// finalize-memref-to-llvm{use-generic-functions} (every f32 buffer of the
-/// host function is device memory), and the run-time calls of the Newton
-/// and chunkwise forms have launcher twins under their own names, so that a
-/// program may link both the CPU runtime and the launcher.
-static void useLauncherFunctions(ModuleOp module) {
-  static const std::pair<StringRef, StringRef> kRenames[] = {
-      {"_mlir_memref_to_llvm_alloc", "seqc_cuda_alloc"},
-      {"_mlir_memref_to_llvm_free", "seqc_cuda_free"},
-      {"seqc_newton_report", "seqc_cuda_newton_report"},
-      {"seqc_num_threads", "seqc_cuda_num_threads"},
-      {"seqc_chunk_fallback_report", "seqc_cuda_chunk_fallback_report"},
-  };
-  for (auto [from, to] : kRenames) {
-    auto function = module.lookupSymbol<LLVM::LLVMFuncOp>(from);
-    if (!function)
-      continue;
-    if (failed(SymbolTable::replaceAllSymbolUses(function, StringAttr::get(module.getContext(), to),
-                                                 module)))
-      continue;
-    function.setSymName(to);
-  }
-}
-
 LogicalResult lowerToGPU(ModuleOp module, StringRef arch, int optLevel, std::string &ptx,
                          std::string &error) {
   // Work on buffers, then kernels.
@@ -264,7 +238,6 @@ LogicalResult lowerToGPU(ModuleOp module, StringRef arch, int optLevel, std::str
                          "convert-to-llvm,reconcile-unrealized-casts,"
                          "convert-launch-to-seqc-runtime,canonicalize")))
     return failure();
-  useLauncherFunctions(module);
   return success();
 }
 

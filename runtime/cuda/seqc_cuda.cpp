@@ -1,6 +1,15 @@
 //===- seqc_cuda.cpp - The CUDA launcher of seqc's GPU kernels ------------===//
 //
-// See seqc_cuda.h. A call of M_forward_cuda runs inside
+// libseqc_cuda: what the host code of `seqc --target nvptx --emit obj` calls
+// (its functions are declared in include/seqc/Runtime/seqc_abi.h), over the
+// CUDA driver API. It loads the embedded PTX once per CUDA context, launches
+// kernels on the stream of the current M_forward_cuda call, allocates the
+// call's working buffers stream-ordered (cuMemAllocAsync), and turns any
+// failed driver call into a status code of that call (never an abort). A
+// program links the model's object, libseqc_cuda and -lcuda, and includes
+// the header `seqc --target nvptx --emit header` writes.
+//
+// A call of M_forward_cuda runs inside
 // seqc_cuda_call_guarded, which makes the stream's context current, records
 // the stream for the launches and allocations of the call, and catches a
 // failed driver call with longjmp (the generated host code has no other
@@ -10,7 +19,7 @@
 // the life of the process (or of the context).
 //
 //===----------------------------------------------------------------------===//
-#include "seqc_cuda.h"
+#include "seqc/Runtime/seqc_abi.h"
 
 #include <cuda.h>
 

@@ -36,3 +36,24 @@ module attributes {gpu.container_module} {
   // expected-error @below {{expected one PTX (assembly) object in the binary}}
   gpu.binary @seqc_kernels [#gpu.object<#nvvm.target<chip = "sm_80">, bin = "CUBIN">]
 }
+
+// -----
+
+// The host's buffers are device memory: upstream's generic allocation
+// functions become the launcher's stream-ordered allocator.
+// CHECK-LABEL: module attributes {gpu.container_module} {
+//   CHECK-NOT: _mlir_memref_to_llvm
+//   CHECK-DAG: llvm.func @seqc_cuda_alloc(i64) -> !llvm.ptr
+//   CHECK-DAG: llvm.func @seqc_cuda_free(!llvm.ptr)
+//       CHECK: llvm.func @buffers(%[[BYTES:.*]]: i64)
+//       CHECK:   %[[P:.*]] = llvm.call @seqc_cuda_alloc(%[[BYTES]]) : (i64) -> !llvm.ptr
+//       CHECK:   llvm.call @seqc_cuda_free(%[[P]]) : (!llvm.ptr) -> ()
+module attributes {gpu.container_module} {
+  llvm.func @_mlir_memref_to_llvm_alloc(i64) -> !llvm.ptr
+  llvm.func @_mlir_memref_to_llvm_free(!llvm.ptr)
+  llvm.func @buffers(%bytes: i64) {
+    %p = llvm.call @_mlir_memref_to_llvm_alloc(%bytes) : (i64) -> !llvm.ptr
+    llvm.call @_mlir_memref_to_llvm_free(%p) : (!llvm.ptr) -> ()
+    llvm.return
+  }
+}

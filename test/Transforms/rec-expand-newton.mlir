@@ -49,7 +49,7 @@
 // CHECK: %[[K3:.*]] = arith.addi %[[K2]]
 // CHECK: scf.yield %[[EVAL2]]#0, %[[EVAL2]]#1, %[[EVAL2]]#2, %[[R2]], %[[K3]]
 // CHECK: %[[CONVERGED:.*]] = arith.cmpf ole, %[[LOOP]]#3, %[[TOL]]
-// CHECK: func.call @seqc_newton_report(%{{.*}}, %{{.*}}, %[[LOOP]]#3)
+// CHECK: rec.newton_report %[[LOOP]]#4, %[[CONVERGED]], %[[LOOP]]#3
 // CHECK: %[[LAST:.*]] = tensor.extract_slice %[[LOOP]]#0[0, %{{.*}}, 0] [%{{.*}}, 1, 4]
 // CHECK: scf.yield %[[LAST]], %[[LOOP]]#0, %[[CONVERGED]]
 // CHECK: } else {
@@ -188,13 +188,12 @@ rec.model @mixing(%B: index, %T: index, %x: tensor<?x?x3xf32>, %w: tensor<3x3xf3
 
 // min_threads_per_row asks the runtime how many threads it has: Newton runs
 // only when there are that many per batch row (and T >= min_length).
-// CHECK-LABEL: func.func private @seqc_num_threads() -> i64
 // CHECK-LABEL: rec.model @threads
 // CHECK-DAG: %[[PER_ROW:.*]] = arith.constant 32 : index
 // CHECK-DAG: %[[MIN:.*]] = arith.constant 4096 : index
 // CHECK: %[[LONG:.*]] = arith.cmpi sge, %{{.*}}, %[[MIN]]
 // CHECK: %[[WANTED:.*]] = arith.muli %{{.*}}, %[[PER_ROW]]
-// CHECK: %[[THREADS:.*]] = func.call @seqc_num_threads() : () -> i64
+// CHECK: %[[THREADS:.*]] = rec.thread_count : i64
 // CHECK: %[[HAVE:.*]] = arith.index_cast %[[THREADS]] : i64 to index
 // CHECK: %[[ENOUGH:.*]] = arith.cmpi sge, %[[HAVE]], %[[WANTED]]
 // CHECK: %[[BOTH:.*]] = arith.andi %[[LONG]], %[[ENOUGH]]

@@ -24,7 +24,7 @@
 //       CHECK:     arith.addf
 //       CHECK:   scf.yield %[[FINAL]], %[[REST]]
 //       CHECK: } else {
-//       CHECK:   func.call @seqc_chunk_fallback_report()
+//       CHECK:   rec.chunk_fallback_report
 //       CHECK:   rec.recurrence batch %[[B]] length %[[T]] inits(%[[S0]]
 //   CHECK-NOT:   rec.chunked_delta
 //       CHECK: rec.return %[[RESULTS]]#1, %[[RESULTS]]#0

@@ -8,7 +8,6 @@
 // negative (or NaN) decay runs the original recurrence after reporting it;
 // otherwise rec.chunked gets the log decays floored at -30, and what is left
 // of the recurrence adds each step's read to the read's initial value.
-// CHECK-LABEL: func.func private @seqc_chunk_fallback_report()
 // CHECK-LABEL: rec.model @tiny
 //  CHECK-SAME: (%[[B:[^:]*]]: index, %[[T:[^:]*]]: index, %[[Q:[^:]*]]: tensor<?x?x2x4xf32>, %[[K:[^:]*]]: tensor<?x?x2x4xf32>, %[[V:[^:]*]]: tensor<?x?x2x3xf32>, %[[A:[^:]*]]: tensor<?x?x2xf32>, %[[S0:[^:]*]]: tensor<?x2x4x3xf32>)
 //       CHECK: %[[DECAYS:.*]] = rec.recurrence batch %[[B]] length %[[T]] inputs(%[[A]] : tensor<?x?x2xf32>) -> (tensor<?x?x2x4xf32>)
@@ -27,7 +26,7 @@
 //       CHECK:     arith.addf
 //       CHECK:   scf.yield %[[FINAL]], %[[REST]]
 //       CHECK: } else {
-//       CHECK:   func.call @seqc_chunk_fallback_report()
+//       CHECK:   rec.chunk_fallback_report
 //       CHECK:   %[[ORIGINAL:.*]]:2 = rec.recurrence batch %[[B]] length %[[T]] inits(%[[S0]]
 //   CHECK-NOT:   rec.chunked
 //       CHECK:   scf.yield %[[ORIGINAL]]#0, %[[ORIGINAL]]#1
@@ -66,7 +65,7 @@ module {
 // No decay (linear attention): no check, no fallback, zero log decays.
 // CHECK-LABEL: rec.model @no_decay
 //   CHECK-NOT: scf.if
-//   CHECK-NOT: seqc_chunk_fallback_report
+//   CHECK-NOT: rec.chunk_fallback_report
 //       CHECK: %[[ZEROS:.*]] = linalg.fill ins(%cst{{.*}} : f32) outs(%{{.*}} : tensor<?x?x2x4xf32>)
 //       CHECK: rec.chunked %{{.*}}, %{{.*}}, %{{.*}}, log_decays %[[ZEROS]], init
 #map = affine_map<(d0, d1, d2) -> (d0, d2)>

@@ -17,6 +17,7 @@
 
 #include "seqc/Target/CPUTarget.h"
 #include "seqc/Target/GPUTarget.h"
+#include "seqc/Target/Header.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/InitAllDialects.h"
@@ -448,7 +449,8 @@ bool runCompiler(const Options &opts, const std::vector<const Model *> &models,
   }
   bool cuda = opts.target == "nvptx";
   if (emit == "header") {
-    emitHeader(*ir, llvm::sys::path::stem(opts.input), os, cuda);
+    emitHeader(*ir, llvm::sys::path::stem(opts.input),
+               cuda ? HeaderKind::CudaKernels : HeaderKind::CpuKernels, os);
     return true;
   }
   std::vector<FormReport> report;

@@ -516,4 +516,58 @@ def Rec_ChunkedAttentionOp : Rec_Op<"chunked_attention", [Pure,
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// What a kernel asks of its runtime at call time
+//===----------------------------------------------------------------------===//
+// The forms decide some things only when a call runs (the Newton form's
+// --form auto rule reads the thread count) and say what they decided (under
+// SEQC_VERBOSE). These ops say so without naming a runtime: each target's
+// conversion (convert-rec-to-cpu, convert-rec-to-gpu) calls its own runtime
+// (include/seqc/Runtime/seqc_abi.h).
+
+def Rec_ThreadCountOp : Rec_Op<"thread_count", [MemoryEffects<[MemRead]>]> {
+  let summary = "the threads the kernel's parallel loops can use in this call";
+  let description = [{
+    On the CPU the runtime's thread limit (`SEQC_NUM_THREADS`, or the online
+    cores); on the GPU the threads the device holds resident (SMs x threads
+    per SM). It reads the process's environment, so it is not folded.
+
+    ```mlir
+    %threads = rec.thread_count : i64
+    ```
+  }];
+  let results = (outs I64:$count);
+  let assemblyFormat = "attr-dict `:` type($count)";
+}
+
+def Rec_NewtonReportOp : Rec_Op<"newton_report", [MemoryEffects<[MemWrite]>]> {
+  let summary = "says how a Newton solve of this call ended";
+  let description = [{
+    After each Newton iteration loop of `rec-expand-newton`: the linear
+    solves it took, whether it converged (else the recurrence has run
+    sequentially) and its last residual. The runtime prints it to stderr
+    under `SEQC_VERBOSE`; it is information, never an error.
+
+    ```mlir
+    rec.newton_report %iterations, %converged, %residual
+    ```
+  }];
+  let arguments = (ins Index:$iterations, I1:$converged, F32:$residual);
+  let assemblyFormat = "$iterations `,` $converged `,` $residual attr-dict";
+}
+
+def Rec_ChunkFallbackReportOp : Rec_Op<"chunk_fallback_report", [MemoryEffects<[MemWrite]>]> {
+  let summary = "says that a call of the chunk form ran its recurrence step by step";
+  let description = [{
+    Emitted by `rec-to-chunked` on the path a call takes when one of its
+    decays is negative or NaN (the chunk form works on log decays). The
+    runtime prints it to stderr under `SEQC_VERBOSE`.
+
+    ```mlir
+    rec.chunk_fallback_report
+    ```
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
 #endif // REC_OPS

@@ -32,9 +32,6 @@ namespace mlir::rec {
 
 namespace {
 
-constexpr StringLiteral kReportFunction = "seqc_newton_report";
-constexpr StringLiteral kThreadsFunction = "seqc_num_threads";
-
 RankedTensorType withShape(RankedTensorType type, ArrayRef<int64_t> leading) {
   SmallVector<int64_t> shape(leading);
   shape.append(type.getShape().begin(), type.getShape().end());
@@ -58,7 +55,8 @@ public:
     if (int64_t perRow = op.getMinThreadsPerRow()) {
       Value wanted = arith::MulIOp::create(
           b, loc, batch, arith::ConstantIndexOp::create(b, loc, perRow));
-      Value threads = arith::IndexCastOp::create(b, loc, b.getIndexType(), threadCount());
+      Value threads = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                                 ThreadCountOp::create(b, loc, b.getI64Type()));
       worthTrying = arith::AndIOp::create(
           b, loc, worthTrying,
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, threads, wanted));
@@ -498,7 +496,7 @@ private:
     Value r = results[results.size() - 2];
     Value iterations = results.back();
     Value converged = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, r, tol);
-    report(iterations, converged, r);
+    NewtonReportOp::create(b, loc, iterations, converged, r);
 
     SmallVector<Value> attempt;
     for (unsigned i = 0; i < nState; ++i)
@@ -506,34 +504,6 @@ private:
     attempt.append(outputs.begin(), outputs.end());
     attempt.push_back(converged);
     return attempt;
-  }
-
-  /// seqc_num_threads(): the threads the runtime would use.
-  Value threadCount() {
-    auto module = op->getParentOfType<ModuleOp>();
-    Type i64 = b.getI64Type();
-    if (!module.lookupSymbol(kThreadsFunction)) {
-      OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
-      func::FuncOp::create(top, loc, kThreadsFunction, top.getFunctionType({}, {i64}))
-          .setPrivate();
-    }
-    return func::CallOp::create(b, loc, kThreadsFunction, TypeRange{i64}, ValueRange{})
-        .getResult(0);
-  }
-
-  /// seqc_newton_report(iterations, converged, residual), declared once per
-  /// module.
-  void report(Value iterations, Value converged, Value residual) {
-    auto module = op->getParentOfType<ModuleOp>();
-    Type i64 = b.getI64Type(), i32 = b.getI32Type(), f32 = b.getF32Type();
-    if (!module.lookupSymbol(kReportFunction)) {
-      OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
-      func::FuncOp::create(top, loc, kReportFunction, top.getFunctionType({i64, i32, f32}, {}))
-          .setPrivate();
-    }
-    Value count = arith::IndexCastOp::create(b, loc, i64, iterations);
-    Value flag = arith::ExtUIOp::create(b, loc, i32, converged);
-    func::CallOp::create(b, loc, kReportFunction, TypeRange{}, ValueRange{count, flag, residual});
   }
 
   /// The recurrence run step by step: the fallback.

@@ -37,7 +37,6 @@
 #include "seqc/Analysis/MatrixStateAnalysis.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -55,9 +54,6 @@ namespace {
 /// The smallest log decay of one step: exp(-30) ~ 1e-13 forgets the past as
 /// completely as 0, and keeps sums of a chunk's log decays precise.
 constexpr double kMinLogDecay = -30.0;
-
-/// What a kernel calls before it runs a matrix state sequentially.
-constexpr llvm::StringLiteral kFallbackReport = "seqc_chunk_fallback_report";
 
 /// How a tensor over some of the state's axes maps onto a canonical one:
 /// `order` lists its axes (state axes, in the tensor's order) as they
@@ -475,7 +471,7 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
                                    allNonNegative(b, loc, decays), /*withElseRegion=*/true);
       // The original recurrence runs when a decay is negative.
       OpBuilder otherwise = OpBuilder::atBlockEnd(positive.elseBlock());
-      func::CallOp::create(otherwise, loc, fallbackReport(recurrence), ValueRange{});
+      ChunkFallbackReportOp::create(otherwise, loc);
       recurrence->moveBefore(positive.elseBlock(), positive.elseBlock()->end());
       otherwise.setInsertionPointToEnd(positive.elseBlock());
       scf::YieldOp::create(otherwise, loc, recurrence.getResults());
@@ -678,18 +674,6 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
                  linalg::YieldOp::create(nested, nestedLoc, sum);
                })
         .getResult(0);
-  }
-
-  /// seqc_chunk_fallback_report(), declared once per module.
-  static func::FuncOp fallbackReport(Operation *inside) {
-    auto module = inside->getParentOfType<ModuleOp>();
-    if (auto existing = module.lookupSymbol<func::FuncOp>(kFallbackReport))
-      return existing;
-    OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
-    auto function = func::FuncOp::create(top, inside->getLoc(), kFallbackReport,
-                                         top.getFunctionType({}, {}));
-    function.setPrivate();
-    return function;
   }
 
   /// A tensor shaped as `like` (dynamic sizes included) filled with `value`.

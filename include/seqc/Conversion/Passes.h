@@ -33,19 +33,6 @@ namespace seqc {
 /// better than convert-parallel-to-runtime's static estimate.
 constexpr llvm::StringLiteral kIterationCostAttr = "seqc.iteration_cost";
 
-/// The error codes M_forward returns (language.md section 5; docs/abi.md).
-enum KernelStatus : int {
-  kStatusOk = 0,
-  kStatusNegativeSize = 1,
-  kStatusNullPointer = 2,
-  /// An allocation inside the kernel failed (runtime/seqc_runtime.c).
-  kStatusNoMemory = 3,
-  /// M_forward_cuda only: a CUDA driver call failed (no driver, no device
-  /// or context, an invalid device pointer, a failed launch); the launcher
-  /// can say which (seqc_cuda_last_error).
-  kStatusCudaError = 4,
-};
-
 } // namespace seqc
 
 #endif // SEQC_CONVERSION_PASSES_H

@@ -277,7 +277,11 @@ def ConvertLaunchToRuntime : Pass<"convert-launch-to-seqc-runtime", "::mlir::Mod
     stream of the current call; its errors end the call with a status code
     through the guard. Unlike upstream's `gpu.binary` translation, nothing
     runs at program start and nothing synchronises: a program that never
-    calls the kernel never touches the driver.
+    calls the kernel never touches the driver. Every f32 buffer of the host
+    code is device memory, so the calls of upstream's generic allocation
+    functions (`finalize-memref-to-llvm{use-generic-functions}`) become
+    calls of the launcher's stream-ordered allocator (`seqc_cuda_alloc`,
+    `seqc_cuda_free`).
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

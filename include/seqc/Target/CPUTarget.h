@@ -72,11 +72,6 @@ void optimiseModule(llvm::Module &module, llvm::TargetMachine &machine, int optL
 bool emitMachineCode(llvm::Module &module, llvm::raw_pwrite_stream &out, bool assembly,
                      int optLevel, std::string &error);
 
-/// Writes the C header declaring M_forward for every rec.model of `module`
-/// (before lowering).
-void emitHeader(mlir::ModuleOp module, llvm::StringRef guardName, llvm::raw_ostream &out,
-                bool cuda = false);
-
 } // namespace seqc
 
 #endif // SEQC_TARGET_CPUTARGET_H

@@ -16,7 +16,7 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
-#include "LoweringUtils.h"
+#include "seqc/Conversion/Utils/LoweringUtils.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"

@@ -21,7 +21,8 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
-#include "LoweringUtils.h"
+#include "seqc/Conversion/Utils/LoweringUtils.h"
+#include "seqc/Runtime/seqc_abi.h"
 #include "RecOps.h"
 
 #include <limits>
@@ -42,8 +43,8 @@ using seqc::kVectorWidth;
 
 namespace {
 
-constexpr llvm::StringLiteral kScanPlan = "seqc_scan_plan";
-constexpr llvm::StringLiteral kPause = "seqc_pause";
+constexpr llvm::StringLiteral kScanPlan = SEQC_RUNTIME_NAME(seqc_scan_plan);
+constexpr llvm::StringLiteral kPause = SEQC_RUNTIME_NAME(seqc_pause);
 /// Bytes of a cache line (and of kVectorWidth f32 lanes).
 constexpr int64_t kCacheLine = 64;
 
@@ -483,14 +484,10 @@ struct ConvertLinearScanToLoopsPass
 
   void declareRuntime() {
     ModuleOp module = getOperation();
-    OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+    Builder b(module.getContext());
     Type i64 = b.getI64Type();
-    if (!module.lookupSymbol(kScanPlan))
-      func::FuncOp::create(b, module.getLoc(), kScanPlan,
-                           b.getFunctionType({i64, i64, i64}, {i64}))
-          .setPrivate();
-    if (!module.lookupSymbol(kPause))
-      func::FuncOp::create(b, module.getLoc(), kPause, b.getFunctionType({}, {})).setPrivate();
+    seqc::declareRuntimeFunction(module, kScanPlan, b.getFunctionType({i64, i64, i64}, {i64}));
+    seqc::declareRuntimeFunction(module, kPause, b.getFunctionType({}, {}));
   }
 
   void lower(rec::LinearScanOp op) {

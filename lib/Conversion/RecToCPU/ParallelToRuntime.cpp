@@ -10,7 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
-#include "LoweringUtils.h"
+#include "seqc/Conversion/Utils/LoweringUtils.h"
+#include "seqc/Runtime/seqc_abi.h"
 
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
 #include "mlir/IR/IRMapping.h"
@@ -25,7 +26,7 @@ using namespace mlir;
 
 namespace {
 
-constexpr llvm::StringLiteral kParallelFor = "seqc_parallel_for";
+constexpr llvm::StringLiteral kParallelFor = SEQC_RUNTIME_NAME(seqc_parallel_for);
 
 /// A rough count of the arithmetic in one iteration, for the runtime to
 /// decide whether threads pay: loops inside count as long.
@@ -68,13 +69,10 @@ struct ConvertParallelToRuntimePass
   }
 
   void declareRuntime(ModuleOp module) {
-    if (module.lookupSymbol(kParallelFor))
-      return;
-    OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+    Builder b(module.getContext());
     Type i64 = b.getI64Type(), ptr = LLVM::LLVMPointerType::get(b.getContext());
-    auto decl = func::FuncOp::create(b, module.getLoc(), kParallelFor,
-                                     b.getFunctionType({i64, ptr, ptr, i64}, {}));
-    decl.setPrivate();
+    seqc::declareRuntimeFunction(module, kParallelFor,
+                                 b.getFunctionType({i64, ptr, ptr, i64}, {}));
   }
 
   LogicalResult outline(scf::ParallelOp op, StringRef name) {

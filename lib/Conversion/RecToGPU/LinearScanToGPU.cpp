@@ -22,7 +22,7 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
-#include "../RecToCPU/LoweringUtils.h"
+#include "seqc/Conversion/Utils/LoweringUtils.h"
 #include "RecOps.h"
 
 namespace seqc {

@@ -11,8 +11,8 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
-#include "../RecToCPU/LoweringUtils.h"
-#include "ElementPointer.h"
+#include "seqc/Conversion/Utils/LoweringUtils.h"
+#include "seqc/Runtime/seqc_abi.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/IRMapping.h"
@@ -126,7 +126,7 @@ gpu::LaunchOp launchParallelLoop(scf::ParallelOp loop, int64_t blockSize) {
   return launch;
 }
 
-constexpr llvm::StringLiteral kReadFunction = "seqc_cuda_read_f32";
+constexpr llvm::StringLiteral kReadFunction = SEQC_RUNTIME_NAME(seqc_cuda_read_f32);
 
 /// Replaces a host `memref.load` of a device buffer by a call of the
 /// launcher's `float seqc_cuda_read_f32(const float *device_address)`.
@@ -134,13 +134,8 @@ void readThroughLauncher(IRRewriter &rewriter, memref::LoadOp load) {
   Location loc = load.getLoc();
   auto module = load->getParentOfType<ModuleOp>();
   auto pointer = LLVM::LLVMPointerType::get(rewriter.getContext());
-  auto function = module.lookupSymbol<func::FuncOp>(kReadFunction);
-  if (!function) {
-    OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
-    function = func::FuncOp::create(top, loc, kReadFunction,
-                                    top.getFunctionType({pointer}, {top.getF32Type()}));
-    function.setPrivate();
-  }
+  func::FuncOp function = seqc::declareRuntimeFunction(
+      module, kReadFunction, rewriter.getFunctionType({pointer}, {rewriter.getF32Type()}));
   rewriter.setInsertionPoint(load);
   Value devicePointer =
       seqc::f32ElementPointer(rewriter, loc, load.getMemRef(), load.getIndices());

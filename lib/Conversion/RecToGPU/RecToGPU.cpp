@@ -2,14 +2,15 @@
 //
 // convert-rec-to-gpu: each rec.model becomes M_forward_cuda(stream, B, T,
 // device pointers...) -> status, with the same lowering of the model as
-// convert-rec-to-cpu (lib/Conversion/RecToCPU/ModelLowering.h); only the
-// entry's convention differs. Which work runs in kernels is decided after
-// bufferization (convert-parallel-to-gpu, convert-linear-scan-to-gpu).
+// convert-rec-to-cpu (seqc/Conversion/Utils/ModelLowering.h); only the
+// entry's convention and the runtime it calls differ. Which work runs in
+// kernels is decided after bufferization (convert-parallel-to-gpu,
+// convert-linear-scan-to-gpu).
 //
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
-#include "../RecToCPU/ModelLowering.h"
+#include "seqc/Conversion/Utils/ModelLowering.h"
 
 namespace seqc {
 #define GEN_PASS_DEF_CONVERTRECTOGPU
@@ -23,7 +24,7 @@ struct ConvertRecToGPUPass : seqc::impl::ConvertRecToGPUBase<ConvertRecToGPUPass
   void runOnOperation() override {
     SmallVector<rec::ModelOp> models(getOperation().getOps<rec::ModelOp>());
     for (rec::ModelOp model : models) {
-      seqc::lowerModelToEntry(model, {"_forward_cuda", "seqc_cuda_call_guarded", true});
+      seqc::lowerModelToEntry(model, seqc::kCUDALauncher);
       model.erase();
     }
   }

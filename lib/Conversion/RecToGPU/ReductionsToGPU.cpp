@@ -16,8 +16,7 @@
 //===----------------------------------------------------------------------===//
 #include "seqc/Conversion/Passes.h"
 
-#include "../RecToCPU/LoweringUtils.h"
-#include "ElementPointer.h"
+#include "seqc/Conversion/Utils/LoweringUtils.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"

@@ -169,3 +169,17 @@ func.func @newton_forms(%B: index, %T: index, %h0: tensor<?x4xf32>, %xs: tensor<
   } {max_iters = 3 : i64, tol = 1.0e-03 : f64}
   return
 }
+
+// What a kernel asks of its runtime: the thread count, and the reports of
+// the Newton and chunk forms.
+// CHECK-LABEL: func.func @runtime_queries
+// CHECK: %[[N:.*]] = rec.thread_count : i64
+// CHECK: rec.newton_report %{{.*}}, %{{.*}}, %{{.*}}
+// CHECK: rec.chunk_fallback_report
+// CHECK: return %[[N]]
+func.func @runtime_queries(%iterations: index, %converged: i1, %residual: f32) -> i64 {
+  %n = rec.thread_count : i64
+  rec.newton_report %iterations, %converged, %residual
+  rec.chunk_fallback_report
+  return %n : i64
+}

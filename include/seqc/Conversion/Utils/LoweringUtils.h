@@ -1,16 +1,19 @@
-//===- LoweringUtils.h - Helpers shared by the CPU lowerings --------------===//
+//===- LoweringUtils.h - Helpers shared by the CPU and GPU lowerings ------===//
 //
-// What the lowerings of RecToCPU (rec ops, scans on buffers, projections)
-// share: the vector width they emit for, and small builders and checks.
+// What the conversions of lib/Conversion (RecToCPU, RecToGPU) share: the
+// vector width they emit for, small builders (constants, runtime function
+// declarations, element addresses) and the view of a scan's buffers.
 //
 //===----------------------------------------------------------------------===//
-#ifndef SEQC_LIB_CONVERSION_RECTOCPU_LOWERINGUTILS_H
-#define SEQC_LIB_CONVERSION_RECTOCPU_LOWERINGUTILS_H
+#ifndef SEQC_CONVERSION_UTILS_LOWERINGUTILS_H
+#define SEQC_CONVERSION_UTILS_LOWERINGUTILS_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 
 namespace seqc {
@@ -21,6 +24,10 @@ constexpr int64_t kVectorWidth = 16;
 
 inline mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc, int64_t value) {
   return mlir::arith::ConstantIndexOp::create(b, loc, value);
+}
+
+inline mlir::Value f32Constant(mlir::OpBuilder &b, mlir::Location loc, double value) {
+  return mlir::arith::ConstantOp::create(b, loc, b.getF32FloatAttr(static_cast<float>(value)));
 }
 
 /// An f32 constant, or its splat over `width` lanes when width > 1.
@@ -123,6 +130,18 @@ inline mlir::memref::DeallocOp blockLocalDealloc(mlir::memref::AllocOp alloc) {
   return dealloc;
 }
 
+/// The private declaration of runtime function `name` (seqc_abi.h) in
+/// `module`, made on first use.
+mlir::func::FuncOp declareRuntimeFunction(mlir::ModuleOp module, llvm::StringRef name,
+                                          mlir::FunctionType type);
+
+/// !llvm.ptr to element `indices` of the f32 buffer `memref`: its aligned
+/// base plus 4 x (offset + sum of index x stride). For what a memref op will
+/// not do: the host's read of a device scalar through the launcher, a
+/// reduction kernel's compare-and-swap on its output.
+mlir::Value f32ElementPointer(mlir::OpBuilder &b, mlir::Location loc, mlir::Value memref,
+                              mlir::ValueRange indices);
+
 } // namespace seqc
 
-#endif // SEQC_LIB_CONVERSION_RECTOCPU_LOWERINGUTILS_H
+#endif // SEQC_CONVERSION_UTILS_LOWERINGUTILS_H
