@@ -1,13 +1,10 @@
-//===- GPUTarget.cpp - From rec forms to PTX kernels and their host code --===//
+//===- GPUTarget.cpp - PTX kernels for --target nvptx ---------------------===//
 //
-// The --target nvptx pipeline. The model becomes M_forward_cuda on tensors
-// (convert-rec-to-gpu), is bufferized as for the CPU, and then every piece
-// of work on the arrays moves into a gpu.launch (convert-linear-scan-to-gpu,
-// convert-parallel-to-gpu), which upstream's outlining turns into kernels.
-// The kernels go through upstream's NVVM lowering and LLVM's NVPTX back end
-// to PTX (toolchain.md's second route: direct control of the PTX version);
-// the host function through gpu-to-llvm and convert-launch-to-seqc-runtime
-// to calls of the launcher library.
+// The steps of the GPU target between the pipelines (seqc/Compiler/
+// Pipelines.h): the kernels that outlining put in one gpu.module each are
+// merged into one; once in the NVVM dialect they become PTX through LLVM's
+// NVPTX back end (toolchain.md's second route: direct control of the PTX
+// version), which a gpu.binary then carries into the host code.
 //
 //===----------------------------------------------------------------------===//
 #include "seqc/Target/GPUTarget.h"
@@ -23,7 +20,6 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -41,15 +37,27 @@ using namespace mlir;
 
 namespace seqc {
 
+namespace {
+/// Each architecture --gpu-arch accepts and the PTX ISA version it gets: the
+/// first that supports it, so that older drivers load it.
+constexpr std::pair<llvm::StringLiteral, llvm::StringLiteral> kGpuArchs[] = {
+    {"sm_80", "ptx70"}, {"sm_86", "ptx71"}, {"sm_89", "ptx78"}, {"sm_90", "ptx78"}};
+} // namespace
+
+SmallVector<StringRef> supportedGpuArchs() {
+  SmallVector<StringRef> archs;
+  for (auto [arch, ptx] : kGpuArchs)
+    archs.push_back(arch);
+  return archs;
+}
+
 bool isSupportedGpuArch(StringRef arch) { return !ptxVersionFor(arch).empty(); }
 
 StringRef ptxVersionFor(StringRef arch) {
-  return llvm::StringSwitch<StringRef>(arch)
-      .Case("sm_80", "ptx70")
-      .Case("sm_86", "ptx71")
-      .Case("sm_89", "ptx78")
-      .Case("sm_90", "ptx78")
-      .Default("");
+  for (auto [candidate, ptx] : kGpuArchs)
+    if (candidate == arch)
+      return ptx;
+  return "";
 }
 
 /// The name of the one module all kernels end up in.
@@ -58,7 +66,7 @@ constexpr llvm::StringLiteral kKernelModule = "seqc_kernels";
 /// Outlining makes a gpu.module per kernel; one PTX file wants one module.
 /// Moves every kernel (and the helper functions it calls, once) into
 /// @seqc_kernels and points the launches at it.
-static gpu::GPUModuleOp mergeKernelModules(ModuleOp module) {
+gpu::GPUModuleOp mergeKernelModules(ModuleOp module) {
   SmallVector<gpu::GPUModuleOp> modules(module.getOps<gpu::GPUModuleOp>());
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
   MLIRContext *ctx = module.getContext();
@@ -151,8 +159,7 @@ static LogicalResult defineLibdeviceFunctions(llvm::Module &module, std::string 
   return success();
 }
 
-/// The kernels of `kernels` (already in the LLVM and NVVM dialects) as PTX.
-static LogicalResult emitPTX(gpu::GPUModuleOp kernels, StringRef arch, int optLevel,
+LogicalResult emitPTX(gpu::GPUModuleOp kernels, StringRef arch, int optLevel,
                              std::string &ptx, std::string &error) {
   MLIRContext *ctx = kernels.getContext();
   DialectRegistry registry;
@@ -191,54 +198,17 @@ static LogicalResult emitPTX(gpu::GPUModuleOp kernels, StringRef arch, int optLe
   return success();
 }
 
-LogicalResult lowerToGPU(ModuleOp module, StringRef arch, int optLevel, std::string &ptx,
-                         std::string &error) {
-  // Work on buffers, then kernels.
-  if (failed(runPipeline(
-          module,
-          "rec-expand-newton,rec-expand-chunked,canonicalize,cse,convert-rec-to-gpu,canonicalize,"
-          "func.func(convert-elementwise-to-linalg,seqc-fuse-elementwise),"
-          "eliminate-empty-tensors,"
-          "one-shot-bufferize{allow-return-allocs-from-loops},canonicalize,cse,"
-          "buffer-deallocation-pipeline,canonicalize,"
-          "convert-linear-scan-to-gpu,convert-reductions-to-gpu,scf-forall-to-parallel,"
-          "convert-parallel-to-gpu,"
-          "func.func(convert-linalg-to-loops),canonicalize,cse,gpu-kernel-outlining")))
-    return failure();
-  gpu::GPUModuleOp kernels = mergeKernelModules(module);
-
-  // The kernels: through NVVM to PTX, on a copy (the host pipeline must not
-  // see them), then replaced by a binary holding the PTX.
-  {
-    OwningOpRef<ModuleOp> device = ModuleOp::create(module.getLoc());
-    device->getBody()->push_back(kernels->clone());
-    if (failed(runPipeline(*device,
-                           "gpu.module(scf-parallel-for-to-nested-fors,expand-strided-metadata,"
-                           "lower-affine,approximate-math{expand-pow},convert-scf-to-cf,"
-                           "convert-gpu-to-nvvm,canonicalize,cse,reconcile-unrealized-casts)")))
-      return failure();
-    auto lowered = *device->getOps<gpu::GPUModuleOp>().begin();
-    if (failed(emitPTX(lowered, arch, optLevel, ptx, error)))
-      return failure();
-  }
+void replaceKernelsWithBinary(gpu::GPUModuleOp kernels, StringRef arch, int optLevel,
+                              StringRef ptx) {
   OpBuilder b(kernels);
-  MLIRContext *ctx = module.getContext();
+  MLIRContext *ctx = kernels.getContext();
   auto target = NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/optLevel, "nvptx64-nvidia-cuda",
                                           arch, ("+" + ptxVersionFor(arch)).str());
   auto object = gpu::ObjectAttr::get(ctx, target, gpu::CompilationTarget::Assembly,
                                      b.getStringAttr(ptx), DictionaryAttr(), nullptr);
-  gpu::BinaryOp::create(b, kernels.getLoc(), kKernelModule, Attribute(),
+  gpu::BinaryOp::create(b, kernels.getLoc(), kernels.getName(), Attribute(),
                         b.getArrayAttr({object}));
   kernels.erase();
-
-  // The host: LLVM, then the launches become calls of the launcher.
-  if (failed(runPipeline(module,
-                         "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-                         "finalize-memref-to-llvm{use-generic-functions},gpu-to-llvm,"
-                         "convert-to-llvm,reconcile-unrealized-casts,"
-                         "convert-launch-to-seqc-runtime,canonicalize")))
-    return failure();
-  return success();
 }
 
 } // namespace seqc

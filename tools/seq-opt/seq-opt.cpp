@@ -1,14 +1,15 @@
 //===- seq-opt.cpp - mlir-opt with the rec dialect and seqc's passes -------===//
 //
 // Parses, verifies, transforms and prints rec IR: upstream's dialects and
-// passes, the rec dialect, its rewrites (rec-hoist, rec-to-scan), the
-// conversions (convert-rec-to-cpu, convert-parallel-to-runtime) and the
-// test-only passes of test/lib.
+// passes, the rec dialect and its rewrites (dialects/rec/Transforms), seqc's
+// conversions (lib/Conversion), the pipelines seqc runs
+// (seqc/Compiler/Pipelines.h) and the test-only passes of test/lib.
 //
 //===----------------------------------------------------------------------===//
 #include "Passes.h"
 #include "RecDialect.h"
 #include "RecOps.h"
+#include "seqc/Compiler/Pipelines.h"
 #include "seqc/Conversion/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -18,6 +19,7 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 namespace seqc::test {
+void registerTestFormPlanPass();
 void registerTestRecurrenceAnalysisPass();
 void registerTestStepJacobianPass();
 void registerTestMatrixStatePass();
@@ -27,6 +29,8 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::rec::registerRecPasses();
   seqc::registerSeqcConversionPasses();
+  seqc::registerSeqcPipelines();
+  seqc::test::registerTestFormPlanPass();
   seqc::test::registerTestRecurrenceAnalysisPass();
   seqc::test::registerTestStepJacobianPass();
   seqc::test::registerTestMatrixStatePass();
