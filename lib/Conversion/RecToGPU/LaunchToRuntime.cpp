@@ -116,8 +116,8 @@ void lowerLaunch(gpu::LaunchFuncOp launch, const EmbeddedBinary &binary,
     return LLVM::AddressOfOp::create(b, loc, global);
   };
   ValueRange operands = launch.getKernelOperands();
-  Value array = packKernelArguments(b, loc, operands);
   Value count = LLVM::ConstantOp::create(b, loc, i32, operands.size());
+  Value array = packKernelArguments(b, loc, operands);
   auto toI64 = [&](Value v) -> Value {
     if (v.getType() == i64)
       return v;
