@@ -21,6 +21,7 @@
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
+#include "llvm/Transforms/IPO/MergeFunctions.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
 
@@ -81,14 +82,22 @@ static void allowReassociation(llvm::Module &module) {
       }
 }
 
-void optimiseModule(llvm::Module &module, llvm::TargetMachine &machine, int optLevel) {
+void optimiseModule(llvm::Module &module, llvm::TargetMachine &machine, int optLevel,
+                    LLVMPipeline pipeline) {
   if (optLevel <= 0)
     return;
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder builder(&machine);
+  // Generated kernels are loops whose hot bodies seqc has already tiled and
+  // vectorised, or that LLVM's vectoriser handles better rolled: unrolling
+  // them (fully, for every static trip count) doubled the code, the time to
+  // compile it, and made the sequential forms and Mamba's stream up to two
+  // times slower (docs/benchmarks.md, "LLVM pipeline").
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopUnrolling = pipeline != LLVMPipeline::GeneratedKernels;
+  llvm::PassBuilder builder(&machine, tuning);
   builder.registerModuleAnalyses(mam);
   builder.registerCGSCCAnalyses(cgam);
   builder.registerFunctionAnalyses(fam);
@@ -97,7 +106,14 @@ void optimiseModule(llvm::Module &module, llvm::TargetMachine &machine, int optL
   auto level = optLevel == 1   ? llvm::OptimizationLevel::O1
                : optLevel == 2 ? llvm::OptimizationLevel::O2
                                : llvm::OptimizationLevel::O3;
-  builder.buildPerModuleDefaultPipeline(level).run(module, mam);
+  llvm::ModulePassManager passes;
+  // The forms repeat code (a recurrence kept as the fallback of a parallel
+  // form, projections of the same shape): outlined loop bodies that are the
+  // same are merged before anything optimises them twice.
+  if (pipeline == LLVMPipeline::GeneratedKernels)
+    passes.addPass(llvm::MergeFunctionsPass());
+  passes.addPass(builder.buildPerModuleDefaultPipeline(level));
+  passes.run(module, mam);
 }
 
 std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module, llvm::LLVMContext &context,
@@ -157,7 +173,7 @@ bool optimiseHostModule(llvm::Module &module, int optLevel, std::string &error) 
   std::unique_ptr<llvm::TargetMachine> machine(hostTargetMachine(optLevel, error));
   if (!machine)
     return false;
-  optimiseModule(module, *machine, optLevel);
+  optimiseModule(module, *machine, optLevel, LLVMPipeline::GeneratedKernels);
   return true;
 }
 

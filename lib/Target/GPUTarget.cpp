@@ -185,7 +185,7 @@ LogicalResult emitPTX(gpu::GPUModuleOp kernels, StringRef arch, int optLevel,
     return failure();
   module->setDataLayout(machine->createDataLayout());
   module->setTargetTriple(machine->getTargetTriple());
-  optimiseModule(*module, *machine, optLevel);
+  optimiseModule(*module, *machine, optLevel, LLVMPipeline::Default);
   llvm::SmallString<0> text;
   llvm::raw_svector_ostream out(text);
   llvm::legacy::PassManager pm;

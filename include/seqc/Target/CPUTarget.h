@@ -37,9 +37,15 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(mlir::ModuleOp module,
                                                 llvm::LLVMContext &context, HostCode kind,
                                                 std::string &error);
 
-/// Runs LLVM's default pipeline at `optLevel` (nothing at 0) for `machine`.
-void optimiseModule(llvm::Module &module, llvm::TargetMachine &machine, int optLevel);
-/// optimiseModule for the host CPU.
+/// Which LLVM pipeline optimises a module: LLVM's default, or the default
+/// fitted to seqc's kernels (identical functions merged first, no loop
+/// unrolling; CPUTarget.cpp says why).
+enum class LLVMPipeline { Default, GeneratedKernels };
+
+/// Runs `pipeline` at `optLevel` (nothing at 0) for `machine`.
+void optimiseModule(llvm::Module &module, llvm::TargetMachine &machine, int optLevel,
+                    LLVMPipeline pipeline);
+/// optimiseModule for the host CPU, with the GeneratedKernels pipeline.
 bool optimiseHostModule(llvm::Module &module, int optLevel, std::string &error);
 
 /// Writes position-independent assembly or an object file for the host.
