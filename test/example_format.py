@@ -27,8 +27,12 @@ class ExampleFormat(lit.formats.TestFormat):
         opt = os.path.join(self.tools_dir, "seq-opt")
         log = []
 
+        env = dict(os.environ)
+        env.update(test.config.environment)
+
         def run(args, stdin=None):
-            p = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=300)
+            p = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=300,
+                               env=env)
             log.append("$ " + " ".join(args) + f"\n(exit {p.returncode})\n{p.stderr}")
             return p
 

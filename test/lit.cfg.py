@@ -14,6 +14,9 @@ config.excludes = ['lib', "lit.cfg.py", "lit.site.cfg.py", "Inputs", "corpus", "
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.seqc_obj_root, "test")
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
+# seqc verifies the IR after each phase; the suite has it verified after
+# every pass, so that a pass that breaks the IR is the one that fails.
+config.environment["SEQC_VERIFY_EACH"] = "1"
 
 # Under `make test-sanitize` a sanitizer report aborts the process: a test
 # of an error (`not seqc ...`) then fails too, as `not` does not accept a

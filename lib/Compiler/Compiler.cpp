@@ -40,10 +40,10 @@ PhaseTimer::Scope::Scope(PhaseTimer *timer, llvm::StringRef name) : timer(timer)
   if (!timer)
     return;
   auto &phases = timer->phases;
-  auto found = llvm::find_if(phases, [&](const auto &phase) { return phase.first == name; });
+  auto found = llvm::find_if(phases, [&](const Phase &phase) { return phase.name == name; });
   index = found - phases.begin();
   if (found == phases.end())
-    phases.push_back({name.str(), 0.0});
+    phases.push_back({name.str(), 0.0, /*isDetail=*/false});
   start = std::chrono::steady_clock::now();
 }
 
@@ -51,18 +51,24 @@ PhaseTimer::Scope::~Scope() {
   if (!timer)
     return;
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  timer->phases[index].second += elapsed.count();
+  timer->phases[index].seconds += elapsed.count();
+}
+
+void PhaseTimer::detail(llvm::StringRef name, double seconds) {
+  if (enabled)
+    phases.push_back({name.str(), seconds, /*isDetail=*/true});
 }
 
 void PhaseTimer::print(llvm::raw_ostream &os) const {
   if (!enabled)
     return;
   double total = 0;
-  for (const auto &[name, seconds] : phases) {
-    os << llvm::format("seqc: phase %-26s %8.3f s\n", name.c_str(), seconds);
-    total += seconds;
+  for (const Phase &phase : phases) {
+    os << llvm::format("seqc: phase %-50s %8.3f s\n", phase.name.c_str(), phase.seconds);
+    if (!phase.isDetail)
+      total += phase.seconds;
   }
-  os << llvm::format("seqc: phase %-26s %8.3f s\n", "(total)", total);
+  os << llvm::format("seqc: phase %-50s %8.3f s\n", "(total)", total);
 }
 
 //===----------------------------------------------------------------------===//
@@ -105,6 +111,7 @@ private:
 
   /// Runs the passes `build` adds on the module, timed as `phase`.
   LogicalResult runPhase(llvm::StringRef phase, llvm::function_ref<void(OpPassManager &)> build);
+  void configure(PassManager &pm) const;
   /// The error of a lowering that failed on valid forms: seqc's bug.
   LogicalResult internalLoweringError(llvm::StringRef detail = "");
 
@@ -122,8 +129,18 @@ LogicalResult Compilation::runPhase(llvm::StringRef phase,
                                     llvm::function_ref<void(OpPassManager &)> build) {
   auto scope = timer.phase(phase);
   PassManager pm(&context);
+  configure(pm);
   build(pm);
-  return pm.run(*ir);
+  if (failed(pm.run(*ir)))
+    return failure();
+  return options.verifyEachPass ? success() : verify(*ir);
+}
+
+void Compilation::configure(PassManager &pm) const {
+  // Verifying after every pass is a third of the lowering's time; the IR
+  // is verified after each phase instead, after every pass when the test
+  // suite asks for it.
+  pm.enableVerifier(options.verifyEachPass);
 }
 
 LogicalResult Compilation::internalLoweringError(llvm::StringRef detail) {
@@ -151,6 +168,7 @@ LogicalResult Compilation::applyForms() {
     auto scope = timer.phase("forms: plan");
     return planForms(*ir, options.forms, [&](llvm::function_ref<void(OpPassManager &)> build) {
       PassManager pm(&context);
+      configure(pm);
       build(pm);
       return pm.run(*ir);
     });
@@ -197,8 +215,9 @@ LogicalResult Compilation::lowerForGPU(std::string &ptx) {
     OwningOpRef<ModuleOp> device = ModuleOp::create(ir->getLoc());
     device->getBody()->push_back(kernels->clone());
     PassManager pm(&context);
+    configure(pm);
     buildGPUDevicePipeline(pm);
-    if (failed(pm.run(*device)))
+    if (failed(pm.run(*device)) || failed(verify(*device)))
       return internalLoweringError();
     std::string error;
     auto lowered = *device->getOps<gpu::GPUModuleOp>().begin();
@@ -222,27 +241,38 @@ LogicalResult Compilation::emitHostCode() {
                                                                    : HostCode::CpuKernel,
                                error);
   }
-  bool optimised = false;
-  if (module) {
-    auto scope = timer.phase("LLVM optimisation");
-    optimised = optimiseHostModule(*module, options.optLevel, error);
-  }
-  if (!module || !optimised) {
+  if (!module) {
     llvm::errs() << "seqc: error: " << error << "\n";
     return failure();
   }
   if (options.emit == EmitKind::Llvm) {
+    auto scope = timer.phase("LLVM optimisation");
+    if (!optimiseHostModule(*module, options.optLevel, error)) {
+      llvm::errs() << "seqc: error: " << error << "\n";
+      return failure();
+    }
     llvm::raw_string_ostream os(output.text);
     module->print(os, nullptr);
     return success();
   }
-  auto scope = timer.phase("code generation");
-  llvm::raw_svector_ostream binary(output.binary);
-  output.isBinary = options.emit == EmitKind::Obj;
-  if (!emitMachineCode(*module, binary, options.emit == EmitKind::Asm, options.optLevel, error)) {
+  HostCodeGenStats stats;
+  bool compiled;
+  {
+    auto scope = timer.phase("LLVM optimisation and code generation");
+    compiled = compileHostModule(*module, options.optLevel, options.emit == EmitKind::Asm,
+                                 options.threads, output.binary, error, &stats);
+  }
+  timer.detail("  optimisation, thread time (" + std::to_string(stats.partitions) +
+                   " partitions)",
+               stats.optimiseSeconds);
+  timer.detail("  code generation, thread time", stats.codegenSeconds);
+  if (stats.assembleSeconds > 0)
+    timer.detail("  assembling the partitions", stats.assembleSeconds);
+  if (!compiled) {
     llvm::errs() << "seqc: error: " << error << "\n";
     return failure();
   }
+  output.isBinary = options.emit == EmitKind::Obj;
   if (!output.isBinary)
     output.text.assign(output.binary.begin(), output.binary.end());
   return success();

@@ -41,7 +41,7 @@ int64_t hostVectorBits() {
   return 128;
 }
 
-static llvm::TargetMachine *hostTargetMachine(int optLevel, std::string &error) {
+llvm::TargetMachine *createHostTargetMachine(int optLevel, std::string &error) {
   static bool initialised = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
@@ -123,7 +123,7 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module, llvm::LLVMConte
     error = "internal error: translation to LLVM IR failed";
     return nullptr;
   }
-  std::unique_ptr<llvm::TargetMachine> machine(hostTargetMachine(/*optLevel=*/3, error));
+  std::unique_ptr<llvm::TargetMachine> machine(createHostTargetMachine(/*optLevel=*/3, error));
   if (!machine)
     return nullptr;
   llvmModule->setDataLayout(machine->createDataLayout());
@@ -170,7 +170,7 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module, llvm::LLVMConte
 }
 
 bool optimiseHostModule(llvm::Module &module, int optLevel, std::string &error) {
-  std::unique_ptr<llvm::TargetMachine> machine(hostTargetMachine(optLevel, error));
+  std::unique_ptr<llvm::TargetMachine> machine(createHostTargetMachine(optLevel, error));
   if (!machine)
     return false;
   optimiseModule(module, *machine, optLevel, LLVMPipeline::GeneratedKernels);
@@ -179,7 +179,7 @@ bool optimiseHostModule(llvm::Module &module, int optLevel, std::string &error) 
 
 bool emitMachineCode(llvm::Module &module, llvm::raw_pwrite_stream &out, bool assembly,
                      int optLevel, std::string &error) {
-  std::unique_ptr<llvm::TargetMachine> machine(hostTargetMachine(optLevel, error));
+  std::unique_ptr<llvm::TargetMachine> machine(createHostTargetMachine(optLevel, error));
   if (!machine)
     return false;
   llvm::legacy::PassManager pm;

@@ -88,6 +88,8 @@ public:
     if (opts.input.empty())
       usageError("no input file");
     opts.compile.target = opts.compile.forms.target;
+    if (const char *verify = std::getenv("SEQC_VERIFY_EACH"))
+      opts.compile.verifyEachPass |= *verify && *verify != '0';
     opts.compile.inputName = opts.input;
     return opts;
   }
@@ -115,6 +117,10 @@ private:
     }
     if (arg == "--time-phases" && opts.command != DriverOptions::Run) {
       opts.compile.timePhases = true;
+      return true;
+    }
+    if (arg == "--verify-each" && opts.command != DriverOptions::Run) {
+      opts.compile.verifyEachPass = true;
       return true;
     }
     if (arg.size() == 3 && arg.starts_with("-O") && arg[2] >= '0' && arg[2] <= '3') {
@@ -190,7 +196,11 @@ private:
       forms.newtonQuasi = oneOf(flag, valueOf(flag, inlineValue), kJacobianNames);
     else if (flag == "--newton-guess" && compiles)
       forms.newtonGuess = oneOf(flag, valueOf(flag, inlineValue), kGuessNames);
-    else if ((flag == "--B" || flag == "--T") && runs)
+    else if (flag == "--threads" && compiles) {
+      int64_t threads;
+      integer(flag, valueOf(flag, inlineValue), threads, 0, 1024, "an integer in 0..1024");
+      opts.compile.threads = threads;
+    } else if ((flag == "--B" || flag == "--T") && runs)
       integer(flag, valueOf(flag, inlineValue), flag == "--B" ? opts.run.B : opts.run.T, 0,
               100000000, "an integer >= 0");
     else if (flag == "--seed" && runs) {

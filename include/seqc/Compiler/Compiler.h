@@ -48,13 +48,21 @@ public:
   };
 
   [[nodiscard]] Scope phase(llvm::StringRef name) { return Scope(enabled ? this : nullptr, name); }
+  /// A breakdown of the phase before it (thread time of a parallel phase):
+  /// printed, not added to the total.
+  void detail(llvm::StringRef name, double seconds);
   bool isEnabled() const { return enabled; }
   /// "seqc: phase NAME  SECONDS" lines and the total, on `os`.
   void print(llvm::raw_ostream &os) const;
 
 private:
+  struct Phase {
+    std::string name;
+    double seconds;
+    bool isDetail;
+  };
   bool enabled;
-  std::vector<std::pair<std::string, double>> phases;
+  std::vector<Phase> phases;
 };
 
 /// A compiler's output, in memory: text, or the bytes of an object file.

@@ -102,6 +102,12 @@ struct CompileOptions {
   bool verbose = false;
   /// --time-phases (and -v): the time of each phase, on stderr.
   bool timePhases = false;
+  /// --threads: threads for LLVM's optimisation and code generation (0:
+  /// one per core); the output does not depend on it.
+  unsigned threads = 0;
+  /// --verify-each: verify the IR after every pass, not only after each
+  /// phase (for seqc's own tests; SEQC_VERIFY_EACH=1 sets it too).
+  bool verifyEachPass = false;
   /// The source file, for the header's include guard and messages.
   std::string inputName;
 };

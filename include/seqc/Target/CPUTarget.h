@@ -52,6 +52,26 @@ bool optimiseHostModule(llvm::Module &module, int optLevel, std::string &error);
 bool emitMachineCode(llvm::Module &module, llvm::raw_pwrite_stream &out, bool assembly,
                      int optLevel, std::string &error);
 
+/// A TargetMachine for the host CPU and its features (-march=native), PIC;
+/// null with `error` set when LLVM has no target for the host.
+llvm::TargetMachine *createHostTargetMachine(int optLevel, std::string &error);
+
+/// Where compileHostModule spent its time: summed over the partitions'
+/// threads for optimisation and code generation.
+struct HostCodeGenStats {
+  unsigned partitions = 1;
+  double optimiseSeconds = 0, codegenSeconds = 0, assembleSeconds = 0;
+};
+
+/// Optimises `module` (optimiseHostModule) and writes its machine code for
+/// the host, as assembly or an object file. A large module is cut into a
+/// fixed number of partitions compiled on up to `threads` threads (0: one
+/// per core) and assembled into one object (HostCodeGen.cpp); the output
+/// does not depend on `threads`.
+bool compileHostModule(llvm::Module &module, int optLevel, bool assembly, unsigned threads,
+                       llvm::SmallVectorImpl<char> &out, std::string &error,
+                       HostCodeGenStats *stats = nullptr);
+
 } // namespace seqc
 
 #endif // SEQC_TARGET_CPUTARGET_H
