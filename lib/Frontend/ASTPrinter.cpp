@@ -85,7 +85,7 @@ static void printExpr(llvm::raw_ostream &os, const Expr &e) {
       os << (i ? ", " : "");
       printExpr(os, *e.args[i]);
     }
-    if (e.name == "attention") {
+    if (e.builtin == Builtin::Attention) {
       os << ", scale=";
       printNumber(os, e.scale);
       if (e.window)

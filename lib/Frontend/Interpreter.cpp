@@ -155,19 +155,21 @@ static Array elementwise(const std::vector<Array> &operands, const Shape &shape,
 static double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x))); }
 static double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-static double applyUnary(llvm::StringRef name, double x) {
-  if (name == "exp") return std::exp(x);
-  if (name == "log") return std::log(x);
-  if (name == "sqrt") return std::sqrt(x);
-  if (name == "rsqrt") return 1.0 / std::sqrt(x);
-  if (name == "abs") return std::fabs(x);
-  if (name == "tanh") return std::tanh(x);
-  if (name == "sigmoid") return sigmoid(x);
-  if (name == "relu") return x > 0 ? x : 0.0;
-  if (name == "silu") return x * sigmoid(x);
-  if (name == "softplus") return softplus(x);
-  if (name == "logsigmoid") return -softplus(-x);
-  return std::nan("");
+static double applyUnary(Builtin builtin, double x) {
+  switch (builtin) {
+  case Builtin::Exp: return std::exp(x);
+  case Builtin::Log: return std::log(x);
+  case Builtin::Sqrt: return std::sqrt(x);
+  case Builtin::Rsqrt: return 1.0 / std::sqrt(x);
+  case Builtin::Abs: return std::fabs(x);
+  case Builtin::Tanh: return std::tanh(x);
+  case Builtin::Sigmoid: return sigmoid(x);
+  case Builtin::Relu: return x > 0 ? x : 0.0;
+  case Builtin::Silu: return x * sigmoid(x);
+  case Builtin::Softplus: return softplus(x);
+  case Builtin::LogSigmoid: return -softplus(-x);
+  default: return std::nan("");
+  }
 }
 
 /// A general contraction: each operand's axes are labelled, the result's axes
@@ -258,14 +260,14 @@ static Array matmul(const Array &a0, const Array &b0, const Shape &resultShape) 
   return result;
 }
 
-static Array reduce(const Array &a, int64_t axis, llvm::StringRef kind) {
-  bool isMax = kind == "max", isMin = kind == "min";
+static Array reduce(const Array &a, int64_t axis, Builtin kind) {
+  bool isMax = kind == Builtin::ReduceMax, isMin = kind == Builtin::ReduceMin;
   double init = isMax ? -HUGE_VAL : isMin ? HUGE_VAL : 0.0;
   if (axis < 0) {
     Array r(Shape{}, init);
     for (double x : a.data)
       r.data[0] = isMax ? std::max(r.data[0], x) : isMin ? std::min(r.data[0], x) : r.data[0] + x;
-    if (kind == "mean")
+    if (kind == Builtin::Mean)
       r.data[0] /= static_cast<double>(a.data.size());
     return r;
   }
@@ -284,7 +286,7 @@ static Array reduce(const Array &a, int64_t axis, llvm::StringRef kind) {
         double &acc = r.data[o * inner + i];
         acc = isMax ? std::max(acc, x) : isMin ? std::min(acc, x) : acc + x;
       }
-  if (kind == "mean")
+  if (kind == Builtin::Mean)
     for (double &x : r.data)
       x /= static_cast<double>(n);
   return r;
@@ -308,6 +310,10 @@ public:
   Array eval(const Expr &e);
 
 private:
+  Array evalIndex(const Expr &e);
+  Array evalCall(const Expr &e);
+  Array einsum(const Expr &e);
+  Array concat(const Expr &e, const std::vector<Array> &args);
   Array attention(const Expr &e);
   const Model &model;
   std::map<const Expr *, std::pair<std::vector<Array>, std::vector<Array>>> history;
@@ -402,114 +408,127 @@ Array StepEvaluator::eval(const Expr &e) {
         r.data[j * rows + i] = a.data[i * cols + j];
     return r;
   }
-  case Expr::Index: {
-    Array a = eval(*e.args[0]);
-    // Map each result axis to (source axis, offset); fixed source axes for Single.
-    std::vector<int64_t> srcStrides = stridesOf(a.shape);
-    int64_t base = 0;
-    std::vector<int64_t> strides; // per result axis, in the source
-    size_t axis = 0;
-    for (const IndexItem &item : e.index) {
-      if (item.kind == IndexItem::NewAxis) {
-        strides.push_back(0);
-        continue;
-      }
-      base += item.start * srcStrides[axis];
-      if (item.kind == IndexItem::Slice)
-        strides.push_back(srcStrides[axis]);
-      ++axis;
-    }
-    for (; axis < a.shape.size(); ++axis)
-      strides.push_back(srcStrides[axis]);
-    Array r(e.shape);
-    std::vector<int64_t> index(e.shape.size(), 0);
-    for (size_t flat = 0; flat < r.data.size(); ++flat) {
-      int64_t src = base;
-      for (size_t d = 0; d < index.size(); ++d)
-        src += index[d] * strides[d];
-      r.data[flat] = a.data[src];
-      for (int64_t d = static_cast<int64_t>(index.size()) - 1; d >= 0; --d) {
-        if (++index[d] < e.shape[d])
-          break;
-        index[d] = 0;
-      }
-    }
-    return r;
-  }
+  case Expr::Index:
+    return evalIndex(e);
   case Expr::Call:
-    break;
+    return evalCall(e);
   }
+  return Array(e.shape, std::nan(""));
+}
 
-  llvm::StringRef name = e.name;
-  if (name == "attention")
-    return attention(e);
-  if (name == "einsum") {
-    const std::string &spec = e.args[0]->name;
-    std::vector<Array> ops;
-    for (size_t i = 1; i < e.args.size(); ++i)
-      ops.push_back(eval(*e.args[i]));
-    std::string clean;
-    for (char c : spec)
-      if (c != ' ')
-        clean += c;
-    size_t arrow = clean.find("->");
-    std::vector<std::vector<int>> labels(1);
-    for (char c : clean.substr(0, arrow)) {
-      if (c == ',')
-        labels.emplace_back();
-      else
-        labels.back().push_back(c);
+Array StepEvaluator::evalIndex(const Expr &e) {
+  Array a = eval(*e.args[0]);
+  // Map each result axis to (source axis, offset); fixed source axes for Single.
+  std::vector<int64_t> srcStrides = stridesOf(a.shape);
+  int64_t base = 0;
+  std::vector<int64_t> strides; // per result axis, in the source
+  size_t axis = 0;
+  for (const IndexItem &item : e.index) {
+    if (item.kind == IndexItem::NewAxis) {
+      strides.push_back(0);
+      continue;
     }
-    std::vector<int> out(clean.begin() + arrow + 2, clean.end());
-    std::map<int, int64_t> sizes;
-    std::vector<const Array *> ptrs;
-    for (size_t o = 0; o < ops.size(); ++o) {
-      ptrs.push_back(&ops[o]);
-      for (size_t d = 0; d < labels[o].size(); ++d)
-        sizes[labels[o][d]] = ops[o].shape[d];
-    }
-    return contract(ptrs, labels, out, sizes);
+    base += item.start * srcStrides[axis];
+    if (item.kind == IndexItem::Slice)
+      strides.push_back(srcStrides[axis]);
+    ++axis;
   }
+  for (; axis < a.shape.size(); ++axis)
+    strides.push_back(srcStrides[axis]);
+  Array r(e.shape);
+  std::vector<int64_t> index(e.shape.size(), 0);
+  for (size_t flat = 0; flat < r.data.size(); ++flat) {
+    int64_t src = base;
+    for (size_t d = 0; d < index.size(); ++d)
+      src += index[d] * strides[d];
+    r.data[flat] = a.data[src];
+    for (int64_t d = static_cast<int64_t>(index.size()) - 1; d >= 0; --d) {
+      if (++index[d] < e.shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+  return r;
+}
+
+Array StepEvaluator::einsum(const Expr &e) {
+  const std::string &spec = e.args[0]->name;
+  std::vector<Array> ops;
+  for (size_t i = 1; i < e.args.size(); ++i)
+    ops.push_back(eval(*e.args[i]));
+  std::string clean;
+  for (char c : spec)
+    if (c != ' ')
+      clean += c;
+  size_t arrow = clean.find("->");
+  std::vector<std::vector<int>> labels(1);
+  for (char c : clean.substr(0, arrow)) {
+    if (c == ',')
+      labels.emplace_back();
+    else
+      labels.back().push_back(c);
+  }
+  std::vector<int> out(clean.begin() + arrow + 2, clean.end());
+  std::map<int, int64_t> sizes;
+  std::vector<const Array *> ptrs;
+  for (size_t o = 0; o < ops.size(); ++o) {
+    ptrs.push_back(&ops[o]);
+    for (size_t d = 0; d < labels[o].size(); ++d)
+      sizes[labels[o][d]] = ops[o].shape[d];
+  }
+  return contract(ptrs, labels, out, sizes);
+}
+
+Array StepEvaluator::concat(const Expr &e, const std::vector<Array> &args) {
+  Array r(e.shape);
+  int64_t outer = 1;
+  for (int64_t d = 0; d < e.axis; ++d)
+    outer *= e.shape[d];
+  size_t pos = 0;
+  for (int64_t o = 0; o < outer; ++o)
+    for (const Array &a : args) {
+      int64_t chunk = static_cast<int64_t>(a.data.size()) / outer;
+      std::copy(a.data.begin() + o * chunk, a.data.begin() + (o + 1) * chunk,
+                r.data.begin() + pos);
+      pos += chunk;
+    }
+  return r;
+}
+
+Array StepEvaluator::evalCall(const Expr &e) {
+  if (e.builtin == Builtin::Attention)
+    return attention(e);
+  if (e.builtin == Builtin::Einsum)
+    return einsum(e);
   std::vector<Array> args;
   for (const ExprPtr &arg : e.args)
     args.push_back(eval(*arg));
-  if (isUnaryFunction(name)) {
+  if (isUnary(e.builtin)) {
     for (double &x : args[0].data)
-      x = applyUnary(name, x);
+      x = applyUnary(e.builtin, x);
     return args[0];
   }
-  if (name == "where")
+  if (isReduction(e.builtin))
+    return reduce(args[0], e.axis, e.builtin);
+  switch (e.builtin) {
+  case Builtin::Where:
     return elementwise(args, e.shape, [](auto &x) { return x[0] != 0 ? x[1] : x[2]; });
-  if (name == "pow")
+  case Builtin::Pow:
     return elementwise(args, e.shape, [](auto &x) { return std::pow(x[0], x[1]); });
-  if ((name == "max" || name == "min") && args.size() == 2) {
-    if (name == "max")
-      return elementwise(args, e.shape, [](auto &x) { return x[0] > x[1] ? x[0] : x[1]; });
+  case Builtin::Maximum:
+    return elementwise(args, e.shape, [](auto &x) { return x[0] > x[1] ? x[0] : x[1]; });
+  case Builtin::Minimum:
     return elementwise(args, e.shape, [](auto &x) { return x[0] < x[1] ? x[0] : x[1]; });
-  }
-  if (name == "sum" || name == "mean" || name == "max" || name == "min")
-    return reduce(args[0], e.axis, name);
-  if (name == "dot")
+  case Builtin::Dot:
     return contract({&args[0], &args[1]}, {{0}, {0}}, {}, {{0, args[0].shape[0]}});
-  if (name == "outer")
+  case Builtin::Outer:
     return contract({&args[0], &args[1]}, {{0}, {1}}, {0, 1},
                     {{0, args[0].shape[0]}, {1, args[1].shape[0]}});
-  if (name == "concat") {
-    Array r(e.shape);
-    int64_t outer = 1;
-    for (int64_t d = 0; d < e.axis; ++d)
-      outer *= e.shape[d];
-    size_t pos = 0;
-    for (int64_t o = 0; o < outer; ++o)
-      for (const Array &a : args) {
-        int64_t chunk = static_cast<int64_t>(a.data.size()) / outer;
-        std::copy(a.data.begin() + o * chunk, a.data.begin() + (o + 1) * chunk,
-                  r.data.begin() + pos);
-        pos += chunk;
-      }
-    return r;
+  case Builtin::Concat:
+    return concat(e, args);
+  default:
+    return Array(e.shape, std::nan(""));
   }
-  return Array(e.shape, std::nan(""));
 }
 
 llvm::Expected<ModelResult> seqc::interpret(const Model &model, const ModelData &data) {

@@ -86,6 +86,8 @@ private:
                     ArrayRef<int> resultLabels, const std::map<int, int64_t> &sizes);
   Value genExpr(const Expr &e);
   Value genCall(const Expr &e);
+  Value genEinsum(const Expr &e);
+  Value genUnary(const Expr &e, Value x);
   Value genMatmul(const Expr &e, Value a, Value b);
   Value genIndex(const Expr &e, Value a);
   Value genReduction(const Expr &e, Value a);
@@ -266,8 +268,10 @@ Value MLIRGenImpl::genIndex(const Expr &e, Value a) {
 
 Value MLIRGenImpl::genReduction(const Expr &e, Value a) {
   Location l = loc(e.loc);
-  StringRef name = e.name;
-  double init = name == "max" ? -HUGE_VAL : name == "min" ? HUGE_VAL : 0.0;
+  Builtin kind = e.builtin;
+  double init = kind == Builtin::ReduceMax   ? -HUGE_VAL
+                : kind == Builtin::ReduceMin ? HUGE_VAL
+                                             : 0.0;
   Shape source = shapeOf(a);
   SmallVector<int64_t> dims;
   if (e.axis < 0)
@@ -282,16 +286,16 @@ Value MLIRGenImpl::genReduction(const Expr &e, Value a) {
       linalg::ReduceOp::create(builder, l, ValueRange{a}, ValueRange{acc}, dims,
                                [&](OpBuilder &b, Location bl, ValueRange args) {
                                  Value r;
-                                 if (name == "max")
+                                 if (kind == Builtin::ReduceMax)
                                    r = arith::MaximumFOp::create(b, bl, args[0], args[1]);
-                                 else if (name == "min")
+                                 else if (kind == Builtin::ReduceMin)
                                    r = arith::MinimumFOp::create(b, bl, args[0], args[1]);
                                  else
                                    r = arith::AddFOp::create(b, bl, args[0], args[1]);
                                  linalg::YieldOp::create(b, bl, r);
                                })
           .getResult(0);
-  if (name == "mean") {
+  if (kind == Builtin::Mean) {
     int64_t count = 1;
     for (int64_t d : dims)
       count *= source[d];
@@ -301,71 +305,76 @@ Value MLIRGenImpl::genReduction(const Expr &e, Value a) {
   return result;
 }
 
+Value MLIRGenImpl::genEinsum(const Expr &e) {
+  std::string spec;
+  for (char c : e.args[0]->name)
+    if (c != ' ')
+      spec += c;
+  size_t arrow = spec.find("->");
+  SmallVector<SmallVector<int>> labels(1);
+  for (char c : spec.substr(0, arrow)) {
+    if (c == ',')
+      labels.emplace_back();
+    else
+      labels.back().push_back(c);
+  }
+  SmallVector<int> out(spec.begin() + arrow + 2, spec.end());
+  SmallVector<Value> operands;
+  std::map<int, int64_t> sizes;
+  for (size_t i = 1; i < e.args.size(); ++i) {
+    operands.push_back(genExpr(*e.args[i]));
+    for (size_t d = 0; d < labels[i - 1].size(); ++d)
+      sizes[labels[i - 1][d]] = e.args[i]->shape[d];
+  }
+  return contraction(loc(e.loc), operands, labels, out, sizes);
+}
+
 Value MLIRGenImpl::genCall(const Expr &e) {
   Location l = loc(e.loc);
-  StringRef name = e.name;
-  if (name == "einsum") {
-    std::string spec;
-    for (char c : e.args[0]->name)
-      if (c != ' ')
-        spec += c;
-    size_t arrow = spec.find("->");
-    SmallVector<SmallVector<int>> labels(1);
-    for (char c : spec.substr(0, arrow)) {
-      if (c == ',')
-        labels.emplace_back();
-      else
-        labels.back().push_back(c);
-    }
-    SmallVector<int> out(spec.begin() + arrow + 2, spec.end());
-    SmallVector<Value> operands;
-    std::map<int, int64_t> sizes;
-    for (size_t i = 1; i < e.args.size(); ++i) {
-      operands.push_back(genExpr(*e.args[i]));
-      for (size_t d = 0; d < labels[i - 1].size(); ++d)
-        sizes[labels[i - 1][d]] = e.args[i]->shape[d];
-    }
-    return contraction(l, operands, labels, out, sizes);
-  }
+  if (e.builtin == Builtin::Einsum)
+    return genEinsum(e);
   SmallVector<Value> args;
   for (const ExprPtr &arg : e.args)
     args.push_back(genExpr(*arg));
-  if (name == "attention") {
+  if (isReduction(e.builtin))
+    return genReduction(e, args[0]);
+  switch (e.builtin) {
+  case Builtin::Attention:
     return rec::AttentionOp::create(builder, l, tensorType(e.shape), args[0], args[1], args[2],
                                     builder.getF64FloatAttr(e.scale),
                                     builder.getI64IntegerAttr(e.window));
-  }
-  if (name == "sum" || name == "mean" || ((name == "max" || name == "min") && args.size() == 1))
-    return genReduction(e, args[0]);
-  if (name == "dot") {
+  case Builtin::Dot: {
     Value init = filled(l, {}, 0.0);
     return linalg::DotOp::create(builder, l, ValueRange{args[0], args[1]}, ValueRange{init})
         .getResult(0);
   }
-  if (name == "outer")
+  case Builtin::Outer:
     return contraction(l, args, {{0}, {1}}, {0, 1},
                        {{0, e.args[0]->shape[0]}, {1, e.args[1]->shape[0]}});
-  if (name == "concat")
+  case Builtin::Concat:
     return tensor::ConcatOp::create(builder, l, e.axis, args);
-
+  default:
+    break;
+  }
   // Elementwise from here on.
   for (Value &arg : args)
     arg = broadcastTo(l, arg, e.shape);
-  if (name == "where")
+  switch (e.builtin) {
+  case Builtin::Where:
     return arith::SelectOp::create(builder, l, args[0], args[1], args[2]);
-  if (name == "pow")
+  case Builtin::Pow:
     return math::PowFOp::create(builder, l, args[0], args[1]);
-  if (name == "max")
+  case Builtin::Maximum:
     return arith::MaximumFOp::create(builder, l, args[0], args[1]);
-  if (name == "min")
+  case Builtin::Minimum:
     return arith::MinimumFOp::create(builder, l, args[0], args[1]);
-  Value x = args[0];
-  if (name == "exp") return math::ExpOp::create(builder, l, x);
-  if (name == "log") return math::LogOp::create(builder, l, x);
-  if (name == "sqrt") return math::SqrtOp::create(builder, l, x);
-  if (name == "rsqrt") return math::RsqrtOp::create(builder, l, x);
-  if (name == "abs") return math::AbsFOp::create(builder, l, x);
-  if (name == "tanh") return math::TanhOp::create(builder, l, x);
+  default:
+    return genUnary(e, args[0]);
+  }
+}
+
+Value MLIRGenImpl::genUnary(const Expr &e, Value x) {
+  Location l = loc(e.loc);
   auto zero = [&] { return splat(l, e.shape, 0.0); };
   auto sigmoid = [&](Value v) {
     Value one = splat(l, e.shape, 1.0);
@@ -377,15 +386,24 @@ Value MLIRGenImpl::genCall(const Expr &e) {
     Value negAbs = arith::NegFOp::create(builder, l, math::AbsFOp::create(builder, l, v));
     return math::Log1pOp::create(builder, l, math::ExpOp::create(builder, l, negAbs));
   };
-  if (name == "sigmoid") return sigmoid(x);
-  if (name == "relu") return arith::MaximumFOp::create(builder, l, x, zero());
-  if (name == "silu") return arith::MulFOp::create(builder, l, x, sigmoid(x));
-  if (name == "softplus")
+  switch (e.builtin) {
+  case Builtin::Exp: return math::ExpOp::create(builder, l, x);
+  case Builtin::Log: return math::LogOp::create(builder, l, x);
+  case Builtin::Sqrt: return math::SqrtOp::create(builder, l, x);
+  case Builtin::Rsqrt: return math::RsqrtOp::create(builder, l, x);
+  case Builtin::Abs: return math::AbsFOp::create(builder, l, x);
+  case Builtin::Tanh: return math::TanhOp::create(builder, l, x);
+  case Builtin::Sigmoid: return sigmoid(x);
+  case Builtin::Relu: return arith::MaximumFOp::create(builder, l, x, zero());
+  case Builtin::Silu: return arith::MulFOp::create(builder, l, x, sigmoid(x));
+  case Builtin::Softplus:
     return arith::AddFOp::create(builder, l, arith::MaximumFOp::create(builder, l, x, zero()),
                                  softTail(x));
-  // logsigmoid(x) = min(x, 0) - log(1 + exp(-|x|))
-  return arith::SubFOp::create(builder, l, arith::MinimumFOp::create(builder, l, x, zero()),
-                               softTail(x));
+  default:
+    // logsigmoid(x) = min(x, 0) - log(1 + exp(-|x|))
+    return arith::SubFOp::create(builder, l, arith::MinimumFOp::create(builder, l, x, zero()),
+                                 softTail(x));
+  }
 }
 
 Value MLIRGenImpl::genExpr(const Expr &e) {

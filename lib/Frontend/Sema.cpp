@@ -52,12 +52,34 @@ bool seqc::broadcastShapes(const Shape &a, const Shape &b, Shape &result) {
   return true;
 }
 
-bool seqc::isUnaryFunction(StringRef name) {
-  return llvm::StringSwitch<bool>(name)
-      .Cases({"exp", "log", "sqrt", "rsqrt", "abs", "tanh"}, true)
-      .Cases({"sigmoid", "relu", "silu", "softplus", "logsigmoid"}, true)
-      .Default(false);
+Builtin seqc::lookupBuiltin(StringRef name, size_t numArgs) {
+  return llvm::StringSwitch<Builtin>(name)
+      .Case("exp", Builtin::Exp)
+      .Case("log", Builtin::Log)
+      .Case("sqrt", Builtin::Sqrt)
+      .Case("rsqrt", Builtin::Rsqrt)
+      .Case("abs", Builtin::Abs)
+      .Case("tanh", Builtin::Tanh)
+      .Case("sigmoid", Builtin::Sigmoid)
+      .Case("relu", Builtin::Relu)
+      .Case("silu", Builtin::Silu)
+      .Case("softplus", Builtin::Softplus)
+      .Case("logsigmoid", Builtin::LogSigmoid)
+      .Case("where", Builtin::Where)
+      .Case("pow", Builtin::Pow)
+      .Case("max", numArgs == 2 ? Builtin::Maximum : Builtin::ReduceMax)
+      .Case("min", numArgs == 2 ? Builtin::Minimum : Builtin::ReduceMin)
+      .Case("sum", Builtin::Sum)
+      .Case("mean", Builtin::Mean)
+      .Case("dot", Builtin::Dot)
+      .Case("outer", Builtin::Outer)
+      .Case("einsum", Builtin::Einsum)
+      .Case("concat", Builtin::Concat)
+      .Case("attention", Builtin::Attention)
+      .Default(Builtin::None);
 }
+
+bool seqc::isBuiltinName(StringRef name) { return lookupBuiltin(name, 1) != Builtin::None; }
 
 namespace {
 
@@ -78,6 +100,12 @@ private:
   bool checkExpr(Expr &e);
   bool checkValue(Expr &e); // a numeric (non-comparison, non-string) operand
   bool checkCall(Expr &e);
+  bool checkArity(Expr &e, size_t n, const Twine &usage);
+  bool checkWhere(Expr &e);
+  bool checkReduction(Expr &e);
+  bool checkVectorProduct(Expr &e);
+  bool checkConcat(Expr &e);
+  bool checkAttention(Expr &e);
   bool checkMatmul(Expr &e);
   bool checkIndex(Expr &e);
   bool checkEinsum(Expr &e);
@@ -408,7 +436,7 @@ bool ModelChecker::checkExpr(Expr &e) {
       for (const Decl &out : model.outputs)
         if (out.name == e.name)
           return error(e.loc, "output '" + e.name + "' is read before it is assigned");
-      if (isUnaryFunction(e.name) || e.name == "sum" || e.name == "max")
+      if (isBuiltinName(e.name))
         return error(e.loc, "'" + e.name + "' is a function; call it as " + e.name + "(...)");
       return error(e.loc, "unknown name '" + e.name + "'");
     }
@@ -618,28 +646,19 @@ bool ModelChecker::checkEinsum(Expr &e) {
   return setShape(e, result);
 }
 
+bool ModelChecker::checkArity(Expr &e, size_t n, const Twine &usage) {
+  if (e.args.size() != n)
+    return error(e.loc, e.name + "() takes " + Twine(n) + " argument" + (n == 1 ? "" : "s") +
+                            " (" + usage + "), " + Twine(e.args.size()) + " given");
+  return true;
+}
+
 bool ModelChecker::checkCall(Expr &e) {
-  StringRef name = e.name;
-  if (name == "einsum")
+  e.builtin = lookupBuiltin(e.name, e.args.size());
+  if (e.builtin == Builtin::Einsum)
     return checkKeywords(e, {}) && checkEinsum(e);
-
-  auto arity = [&](size_t n, StringRef usage) {
-    if (e.args.size() != n)
-      return error(e.loc, name + "() takes " + Twine(n) + " argument" + (n == 1 ? "" : "s") +
-                              " (" + usage + "), " + Twine(e.args.size()) + " given");
-    return true;
-  };
-
-  if (name == "where") {
-    if (!checkKeywords(e, {}) || !arity(3, "where(c, a, b)"))
-      return false;
-    bool ok = checkExpr(*e.args[0]);
-    if (ok && !e.args[0]->isBool)
-      ok = error(e.args[0]->loc, "where()'s condition must be a comparison such as a < b");
-    ok = checkValue(*e.args[1]) && ok;
-    ok = checkValue(*e.args[2]) && ok;
-    return ok && broadcastOperands(e, "where()");
-  }
+  if (e.builtin == Builtin::Where)
+    return checkWhere(e);
 
   // Every other function takes numeric operands.
   bool ok = true;
@@ -649,101 +668,130 @@ bool ModelChecker::checkCall(Expr &e) {
     ok = checkValue(*kw.value) && ok;
   if (!ok)
     return false;
+  if (e.builtin == Builtin::None)
+    return error(e.loc, "unknown function '" + e.name + "'");
 
-  if (isUnaryFunction(name)) {
-    if (!checkKeywords(e, {}) || !arity(1, name.str() + "(x)"))
+  if (isUnary(e.builtin)) {
+    if (!checkKeywords(e, {}) || !checkArity(e, 1, e.name + "(x)"))
       return false;
     e.shape = e.args[0]->shape;
     return true;
   }
-  if (name == "pow" || ((name == "max" || name == "min") && e.args.size() == 2)) {
-    if (!checkKeywords(e, {}) || !arity(2, name.str() + "(a, b)"))
+  if (isReduction(e.builtin))
+    return checkReduction(e);
+  switch (e.builtin) {
+  case Builtin::Pow:
+  case Builtin::Maximum:
+  case Builtin::Minimum:
+    if (!checkKeywords(e, {}) || !checkArity(e, 2, e.name + "(a, b)"))
       return false;
-    return broadcastOperands(e, name.str() + "()");
+    return broadcastOperands(e, e.name + "()");
+  case Builtin::Dot:
+  case Builtin::Outer:
+    return checkVectorProduct(e);
+  case Builtin::Concat:
+    return checkConcat(e);
+  case Builtin::Attention:
+    return checkAttention(e);
+  default:
+    return error(e.loc, "unknown function '" + e.name + "'");
   }
-  if (name == "sum" || name == "mean" || name == "max" || name == "min") {
-    if (!checkKeywords(e, {"axis"}) || !arity(1, name.str() + "(a, axis=k)"))
-      return false;
-    const Shape &in = e.args[0]->shape;
-    if (!checkAxisKeyword(e, static_cast<int64_t>(in.size()), /*allowAll=*/true))
-      return false;
-    if (e.axis < 0) {
-      e.shape = {};
-    } else {
-      e.shape = in;
-      e.shape.erase(e.shape.begin() + e.axis);
-    }
-    return true;
+}
+
+bool ModelChecker::checkWhere(Expr &e) {
+  if (!checkKeywords(e, {}) || !checkArity(e, 3, "where(c, a, b)"))
+    return false;
+  bool ok = checkExpr(*e.args[0]);
+  if (ok && !e.args[0]->isBool)
+    ok = error(e.args[0]->loc, "where()'s condition must be a comparison such as a < b");
+  ok = checkValue(*e.args[1]) && ok;
+  ok = checkValue(*e.args[2]) && ok;
+  return ok && broadcastOperands(e, "where()");
+}
+
+bool ModelChecker::checkReduction(Expr &e) {
+  if (!checkKeywords(e, {"axis"}) || !checkArity(e, 1, e.name + "(a, axis=k)"))
+    return false;
+  const Shape &in = e.args[0]->shape;
+  if (!checkAxisKeyword(e, static_cast<int64_t>(in.size()), /*allowAll=*/true))
+    return false;
+  if (e.axis < 0) {
+    e.shape = {};
+  } else {
+    e.shape = in;
+    e.shape.erase(e.shape.begin() + e.axis);
   }
-  if (name == "dot" || name == "outer") {
-    if (!checkKeywords(e, {}) || !arity(2, name.str() + "(a, b)"))
-      return false;
-    const Shape &a = e.args[0]->shape, &b = e.args[1]->shape;
-    if (a.size() != 1 || b.size() != 1)
-      return error(e.loc, name + "() takes two vectors, got shapes " + shapeToString(a) +
-                              " and " + shapeToString(b));
-    if (name == "dot") {
-      if (a[0] != b[0])
-        return error(e.loc, "dot() of vectors of different lengths: shapes " +
-                                shapeToString(a) + " and " + shapeToString(b));
-      e.shape = {};
-      return true;
-    }
+  return true;
+}
+
+bool ModelChecker::checkVectorProduct(Expr &e) {
+  if (!checkKeywords(e, {}) || !checkArity(e, 2, e.name + "(a, b)"))
+    return false;
+  const Shape &a = e.args[0]->shape, &b = e.args[1]->shape;
+  if (a.size() != 1 || b.size() != 1)
+    return error(e.loc, e.name + "() takes two vectors, got shapes " + shapeToString(a) +
+                            " and " + shapeToString(b));
+  if (e.builtin == Builtin::Outer)
     return setShape(e, {a[0], b[0]});
+  if (a[0] != b[0])
+    return error(e.loc, "dot() of vectors of different lengths: shapes " + shapeToString(a) +
+                            " and " + shapeToString(b));
+  e.shape = {};
+  return true;
+}
+
+bool ModelChecker::checkConcat(Expr &e) {
+  if (!checkKeywords(e, {"axis"}))
+    return false;
+  if (e.args.size() < 2)
+    return error(e.loc, "concat() takes at least two values (concat(a, b, axis=k))");
+  int64_t rank = static_cast<int64_t>(e.args[0]->shape.size());
+  if (rank == 0)
+    return error(e.args[0]->loc, "concat() cannot join scalars; index them with [None] first");
+  if (!checkAxisKeyword(e, rank, /*allowAll=*/false))
+    return false;
+  Shape result = e.args[0]->shape;
+  for (size_t i = 1; i < e.args.size(); ++i) {
+    const Shape &s = e.args[i]->shape;
+    bool match = static_cast<int64_t>(s.size()) == rank;
+    for (int64_t d = 0; match && d < rank; ++d)
+      match = d == e.axis || s[d] == result[d];
+    if (!match)
+      return error(e.loc, "concat() along axis " + Twine(e.axis) + " cannot join shapes " +
+                              shapeToString(e.args[0]->shape) + " and " + shapeToString(s));
+    result[e.axis] += s[e.axis];
   }
-  if (name == "concat") {
-    if (!checkKeywords(e, {"axis"}))
-      return false;
-    if (e.args.size() < 2)
-      return error(e.loc, "concat() takes at least two values (concat(a, b, axis=k))");
-    int64_t rank = static_cast<int64_t>(e.args[0]->shape.size());
-    if (rank == 0)
-      return error(e.args[0]->loc, "concat() cannot join scalars; index them with [None] first");
-    if (!checkAxisKeyword(e, rank, /*allowAll=*/false))
-      return false;
-    Shape result = e.args[0]->shape;
-    for (size_t i = 1; i < e.args.size(); ++i) {
-      const Shape &s = e.args[i]->shape;
-      bool match = static_cast<int64_t>(s.size()) == rank;
-      for (int64_t d = 0; match && d < rank; ++d)
-        match = d == e.axis || s[d] == result[d];
-      if (!match)
-        return error(e.loc, "concat() along axis " + Twine(e.axis) + " cannot join shapes " +
-                                shapeToString(e.args[0]->shape) + " and " + shapeToString(s));
-      result[e.axis] += s[e.axis];
-    }
-    return setShape(e, result);
+  return setShape(e, result);
+}
+
+bool ModelChecker::checkAttention(Expr &e) {
+  if (!checkKeywords(e, {"scale", "window"}) || !checkArity(e, 3, "attention(q, k, v)"))
+    return false;
+  const Shape &q = e.args[0]->shape, &k = e.args[1]->shape, &v = e.args[2]->shape;
+  auto bad = [&](const Twine &why) {
+    return error(e.loc, "attention() of q " + shapeToString(q) + ", k " + shapeToString(k) +
+                            ", v " + shapeToString(v) + ": " + why);
+  };
+  if (q.empty() || k.empty() || v.empty())
+    return bad("q, k and v must be at least vectors");
+  if (q != k)
+    return bad("q and k must have the same shape");
+  if (v.size() != q.size() || !std::equal(q.begin(), q.end() - 1, v.begin()))
+    return bad("v must have the same leading (head) axes as q and k");
+  e.scale = 1.0 / std::sqrt(static_cast<double>(q.back()));
+  if (const KeywordArg *kw = e.getKeyword("scale")) {
+    if (!constantValue(*kw->value, e.scale) || !std::isfinite(e.scale))
+      return error(kw->value->loc, "attention()'s scale must be a finite constant");
   }
-  if (name == "attention") {
-    if (!checkKeywords(e, {"scale", "window"}) || !arity(3, "attention(q, k, v)"))
-      return false;
-    const Shape &q = e.args[0]->shape, &k = e.args[1]->shape, &v = e.args[2]->shape;
-    auto bad = [&](const Twine &why) {
-      return error(e.loc, "attention() of q " + shapeToString(q) + ", k " + shapeToString(k) +
-                              ", v " + shapeToString(v) + ": " + why);
-    };
-    if (q.empty() || k.empty() || v.empty())
-      return bad("q, k and v must be at least vectors");
-    if (q != k)
-      return bad("q and k must have the same shape");
-    if (v.size() != q.size() || !std::equal(q.begin(), q.end() - 1, v.begin()))
-      return bad("v must have the same leading (head) axes as q and k");
-    e.scale = 1.0 / std::sqrt(static_cast<double>(q.back()));
-    if (const KeywordArg *kw = e.getKeyword("scale")) {
-      if (!constantValue(*kw->value, e.scale) || !std::isfinite(e.scale))
-        return error(kw->value->loc, "attention()'s scale must be a finite constant");
-    }
-    if (const KeywordArg *kw = e.getKeyword("window")) {
-      double w;
-      if (!constantValue(*kw->value, w) || w != std::floor(w) || w < 1 || w > 1e9)
-        return error(kw->value->loc, "attention()'s window must be a positive integer constant");
-      e.window = static_cast<int64_t>(w);
-    }
-    Shape result = q;
-    result.back() = v.back();
-    return setShape(e, result);
+  if (const KeywordArg *kw = e.getKeyword("window")) {
+    double w;
+    if (!constantValue(*kw->value, w) || w != std::floor(w) || w < 1 || w > 1e9)
+      return error(kw->value->loc, "attention()'s window must be a positive integer constant");
+    e.window = static_cast<int64_t>(w);
   }
-  return error(e.loc, "unknown function '" + name + "'");
+  Shape result = q;
+  result.back() = v.back();
+  return setShape(e, result);
 }
 
 bool seqc::checkModule(Module &module, Diagnostics &diags, const DimOverrides &overrides) {

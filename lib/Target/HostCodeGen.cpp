@@ -177,8 +177,14 @@ private:
         leaders.push_back(leader);
       groupCost[leader] += costOf(value);
     }
-    llvm::stable_sort(leaders, [&](const GlobalValue *a, const GlobalValue *b) {
-      return groupCost[a] > groupCost[b];
+    // Ties keep the module's order, so that the cut is the same every time.
+    DenseMap<const GlobalValue *, size_t> order;
+    for (auto [i, leader] : llvm::enumerate(leaders))
+      order[leader] = i;
+    llvm::sort(leaders, [&](const GlobalValue *a, const GlobalValue *b) {
+      if (groupCost[a] != groupCost[b])
+        return groupCost[a] > groupCost[b];
+      return order[a] < order[b];
     });
     partitionCosts.assign(kPartitions, 0);
     DenseMap<const GlobalValue *, unsigned> partitionOfLeader;

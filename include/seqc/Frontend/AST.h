@@ -59,6 +59,34 @@ struct KeywordArg {
 
 enum class CmpKind { LT, LE, GT, GE, EQ, NE };
 
+/// The built-in functions a call can name, resolved once by Sema (from the
+/// name and, for max and min, the arity), so that the interpreter, MLIRGen
+/// and the printer switch over it.
+enum class Builtin {
+  None, // not resolved (yet)
+  // Elementwise, one argument.
+  Exp, Log, Sqrt, Rsqrt, Abs, Tanh, Sigmoid, Relu, Silu, Softplus, LogSigmoid,
+  // Elementwise, broadcast operands.
+  Where, Pow, Maximum, Minimum,
+  // Reductions over an axis or over everything.
+  Sum, Mean, ReduceMax, ReduceMin,
+  // Contractions and the rest.
+  Dot, Outer, Einsum, Concat, Attention,
+};
+
+/// The builtin `name` calls with `numArgs` arguments; Builtin::None for a
+/// name that is no function.
+Builtin lookupBuiltin(llvm::StringRef name, size_t numArgs);
+/// Whether `name` names a function at all (for "call it as f(...)").
+bool isBuiltinName(llvm::StringRef name);
+/// Elementwise functions of one argument (exp .. logsigmoid).
+inline bool isUnary(Builtin builtin) {
+  return builtin >= Builtin::Exp && builtin <= Builtin::LogSigmoid;
+}
+inline bool isReduction(Builtin builtin) {
+  return builtin >= Builtin::Sum && builtin <= Builtin::ReduceMin;
+}
+
 /// Every pass over expressions recurses; bounding the depth keeps hostile input
 /// (a 100000-term sum, thousands of parentheses) from overflowing the stack.
 constexpr int kMaxExprDepth = 256;
@@ -87,6 +115,7 @@ struct Expr {
   std::vector<IndexItem> index;
 
   // Filled in by Sema.
+  Builtin builtin = Builtin::None; // of a Call
   Binding binding;
   Shape shape;
   bool isBool = false;  // the result of a comparison

@@ -32,9 +32,6 @@ int64_t numElements(const Shape &shape);
 /// NumPy broadcasting of two shapes; false when they are incompatible.
 bool broadcastShapes(const Shape &a, const Shape &b, Shape &result);
 
-/// The elementwise functions of one argument, by name.
-bool isUnaryFunction(llvm::StringRef name);
-
 } // namespace seqc
 
 #endif
