@@ -1,16 +1,13 @@
-//===- StepJacobian.cpp - The derivative of a step by its states ----------===//
+//===- StepJacobian.cpp - The structure of a step's Jacobian --------------===//
 //
-// Forward-mode differentiation of a step region: the tangent of every value
-// follows the primal IR op by op (a Jacobian-vector product), with one rule
-// per op. Elementwise ops (arith, math) keep "element e depends on element e
-// only", which is what makes a Jacobian diagonal or block-diagonal; the
-// linear ops (broadcasts, reshapes, slices, concatenations, sums) and the
-// contractions (matvec, matmul, einsum) mix elements, and a step that uses
-// them on a state has a dense Jacobian.
-//
-// A diagonal Jacobian is one product with the all-ones direction; a
-// block-diagonal one with k states is k products, one per state; a dense one
-// is N products, one per state element, in a loop over the unit directions.
+// How each new state depends on each old state, element by element, read
+// from the step's ops through one derivative rule per op: elementwise ops
+// (arith, math) keep "element e depends on element e only", which is what
+// makes a Jacobian diagonal or block-diagonal; the linear ops (broadcasts,
+// reshapes, slices, concatenations, sums) and the contractions (matvec,
+// matmul, einsum) mix elements, and a step that uses them on a state has a
+// dense Jacobian. The same rules drive the differentiation that writes the
+// Jacobian (dialects/rec/Transforms/StepDifferentiation.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "seqc/Analysis/StepJacobian.h"
@@ -19,28 +16,11 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/IRMapping.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 
 namespace seqc {
-
-namespace {
-
-/// How an op passes derivatives on.
-enum class RuleKind {
-  /// No derivative flows through it (constants, comparisons, fresh tensors).
-  Zero,
-  /// Elementwise: element e of the result depends on element e of operands.
-  Elementwise,
-  /// Linear or bilinear, mixing elements.
-  Mixing,
-  /// No rule.
-  None,
-};
 
 bool isSumReduce(Operation *op) {
   auto reduce = dyn_cast<linalg::ReduceOp>(op);
@@ -55,30 +35,26 @@ bool isBilinearContraction(Operation *op) {
          linalg::isaContractionOpInterface(linalgOp);
 }
 
-RuleKind ruleKind(Operation *op) {
+DerivativeRule derivativeRuleOf(Operation *op) {
   if (isa<arith::CmpFOp, arith::ConstantOp, tensor::EmptyOp, linalg::FillOp>(op))
-    return RuleKind::Zero;
+    return DerivativeRule::Zero;
   if (isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp, arith::NegFOp,
           arith::MaximumFOp, arith::MinimumFOp, arith::SelectOp, math::ExpOp, math::LogOp,
           math::Log1pOp, math::SqrtOp, math::RsqrtOp, math::AbsFOp, math::TanhOp,
           math::PowFOp>(op))
-    return RuleKind::Elementwise;
+    return DerivativeRule::Elementwise;
   if (isa<linalg::BroadcastOp, linalg::TransposeOp, linalg::CopyOp, tensor::CollapseShapeOp,
           tensor::ExpandShapeOp, tensor::ExtractSliceOp, tensor::ConcatOp>(op) ||
       isSumReduce(op) || isBilinearContraction(op))
-    return RuleKind::Mixing;
-  return RuleKind::None;
+    return DerivativeRule::Mixing;
+  return DerivativeRule::None;
 }
 
-/// The operands through which a derivative flows into `op`'s results
-/// (a select's condition carries none).
 OperandRange differentiableOperands(Operation *op) {
   if (auto select = dyn_cast<arith::SelectOp>(op))
     return op->getOperands().drop_front();
   return op->getOperands();
 }
-
-} // namespace
 
 std::string JacobianInfo::describe() const {
   switch (structure) {
@@ -114,8 +90,8 @@ JacobianInfo analyseStepJacobian(Block &body, unsigned numStates) {
       // Regions (linalg payloads) read only their own arguments here.
       if (worst == ElementDependence::None)
         continue;
-      RuleKind kind = ruleKind(&op);
-      if (kind == RuleKind::None) {
+      DerivativeRule kind = derivativeRuleOf(&op);
+      if (kind == DerivativeRule::None) {
         if (info.differentiable) {
           info.differentiable = false;
           info.whyNot = ("'" + op.getName().getStringRef() +
@@ -124,8 +100,8 @@ JacobianInfo analyseStepJacobian(Block &body, unsigned numStates) {
         }
         continue;
       }
-      ElementDependence result = kind == RuleKind::Zero          ? ElementDependence::None
-                                 : kind == RuleKind::Elementwise ? worst
+      ElementDependence result = kind == DerivativeRule::Zero          ? ElementDependence::None
+                                 : kind == DerivativeRule::Elementwise ? worst
                                                                  : ElementDependence::Any;
       for (Value value : op.getResults())
         dependence[value] = result;
@@ -150,395 +126,6 @@ JacobianInfo analyseStepJacobian(Block &body, unsigned numStates) {
   else
     info.structure = rec::JacobianStructure::Dense;
   return info;
-}
-
-namespace {
-
-/// Splat f32 tensor constant of `type`.
-Value splat(OpBuilder &b, Location loc, Type type, double value) {
-  auto tensorType = cast<RankedTensorType>(type);
-  return arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(tensorType, b.getFloatAttr(tensorType.getElementType(),
-                                                                value)));
-}
-
-/// Jacobian-vector products of one step: the tangent of every value, null
-/// where it is zero.
-class TangentBuilder {
-public:
-  /// The tangents go after the step's ops, in the same block: only the ops
-  /// there now are differentiated, never the tangents of an earlier run.
-  TangentBuilder(OpBuilder &b, Block &body) : b(b), body(body) {
-    for (Operation &op : body.without_terminator())
-      primal.push_back(&op);
-  }
-
-  /// Propagates `seeds` (one per leading block argument, null for zero)
-  /// through the step; returns the tangents of `targets`, zero constants
-  /// where nothing flows.
-  FailureOr<SmallVector<Value>> run(ArrayRef<Value> seeds, ArrayRef<Value> targets,
-                                    std::string &error) {
-    tangents.clear();
-    for (auto [index, seed] : llvm::enumerate(seeds))
-      if (seed)
-        tangents[body.getArgument(index)] = seed;
-    for (Operation *op : primal) {
-      bool flows = llvm::any_of(differentiableOperands(op),
-                                [&](Value operand) { return tangents.count(operand); });
-      if (!flows)
-        continue;
-      if (failed(differentiate(op))) {
-        error = ("'" + op->getName().getStringRef() + "' has no derivative rule").str();
-        return failure();
-      }
-    }
-    SmallVector<Value> result;
-    for (Value target : targets)
-      result.push_back(orZero(target));
-    return result;
-  }
-
-private:
-  Value tangent(Value value) const { return tangents.lookup(value); }
-  Value orZero(Value value) {
-    if (Value t = tangent(value))
-      return t;
-    return splat(b, value.getLoc(), value.getType(), 0.0);
-  }
-  Value add(Location loc, Value x, Value y) {
-    if (!x)
-      return y;
-    if (!y)
-      return x;
-    return arith::AddFOp::create(b, loc, x, y);
-  }
-  Value mul(Location loc, Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value constant(Value like, double value) {
-    return splat(b, like.getLoc(), like.getType(), value);
-  }
-
-  LogicalResult differentiate(Operation *op) {
-    Location loc = op->getLoc();
-    auto set = [&](Value t) {
-      if (t)
-        tangents[op->getResult(0)] = t;
-      return success();
-    };
-    auto operand = [&](unsigned i) { return op->getOperand(i); };
-    auto t = [&](unsigned i) { return tangent(op->getOperand(i)); };
-    Value y = op->getNumResults() == 1 ? op->getResult(0) : Value();
-    return llvm::TypeSwitch<Operation *, LogicalResult>(op)
-        .Case<arith::CmpFOp, arith::ConstantOp, tensor::EmptyOp, linalg::FillOp>(
-            [&](Operation *) { return success(); })
-        .Case<arith::AddFOp>([&](auto) { return set(add(loc, t(0), t(1))); })
-        .Case<arith::SubFOp>([&](auto) {
-          if (!t(1))
-            return set(t(0));
-          Value negated = arith::NegFOp::create(b, loc, t(1));
-          return set(t(0) ? Value(arith::SubFOp::create(b, loc, t(0), t(1))) : negated);
-        })
-        .Case<arith::NegFOp>([&](auto) { return set(arith::NegFOp::create(b, loc, t(0))); })
-        .Case<arith::MulFOp>([&](auto) {
-          // d(a b) = da b + a db
-          Value left = t(0) ? mul(loc, t(0), operand(1)) : Value();
-          Value right = t(1) ? mul(loc, operand(0), t(1)) : Value();
-          return set(add(loc, left, right));
-        })
-        .Case<arith::DivFOp>([&](auto) {
-          // d(a / b) = (da - (a / b) db) / b
-          Value numerator = t(0);
-          if (t(1)) {
-            Value scaled = mul(loc, y, t(1));
-            numerator = numerator ? Value(arith::SubFOp::create(b, loc, numerator, scaled))
-                                  : Value(arith::NegFOp::create(b, loc, scaled));
-          }
-          return set(arith::DivFOp::create(b, loc, numerator, operand(1)));
-        })
-        .Case<arith::MaximumFOp, arith::MinimumFOp>([&](Operation *op) {
-          // The derivative of the operand that is chosen (the first on a tie).
-          auto predicate = isa<arith::MaximumFOp>(op) ? arith::CmpFPredicate::OGE
-                                                      : arith::CmpFPredicate::OLE;
-          Value first = arith::CmpFOp::create(b, loc, predicate, operand(0), operand(1));
-          return set(arith::SelectOp::create(b, loc, first, orZero(operand(0)),
-                                             orZero(operand(1))));
-        })
-        .Case<arith::SelectOp>([&](arith::SelectOp select) {
-          return set(arith::SelectOp::create(b, loc, select.getCondition(),
-                                             orZero(select.getTrueValue()),
-                                             orZero(select.getFalseValue())));
-        })
-        .Case<math::ExpOp>([&](auto) { return set(mul(loc, y, t(0))); })
-        .Case<math::LogOp>([&](auto) {
-          return set(arith::DivFOp::create(b, loc, t(0), operand(0)));
-        })
-        .Case<math::Log1pOp>([&](auto) {
-          Value onePlus = arith::AddFOp::create(b, loc, operand(0), constant(y, 1.0));
-          return set(arith::DivFOp::create(b, loc, t(0), onePlus));
-        })
-        .Case<math::SqrtOp>([&](auto) {
-          // d sqrt(a) = da / (2 sqrt(a))
-          Value twice = mul(loc, y, constant(y, 2.0));
-          return set(arith::DivFOp::create(b, loc, t(0), twice));
-        })
-        .Case<math::RsqrtOp>([&](auto) {
-          // d a^(-1/2) = -1/2 a^(-3/2) da
-          Value cube = mul(loc, mul(loc, y, y), y);
-          return set(mul(loc, mul(loc, cube, constant(y, -0.5)), t(0)));
-        })
-        .Case<math::AbsFOp>([&](auto) {
-          Value negative = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, operand(0),
-                                                 constant(y, 0.0));
-          return set(arith::SelectOp::create(b, loc, negative,
-                                             arith::NegFOp::create(b, loc, t(0)), t(0)));
-        })
-        .Case<math::TanhOp>([&](auto) {
-          // d tanh(a) = (1 - tanh(a)^2) da
-          Value slope = arith::SubFOp::create(b, loc, constant(y, 1.0), mul(loc, y, y));
-          return set(mul(loc, slope, t(0)));
-        })
-        .Case<math::PowFOp>([&](auto) {
-          // d a^p = p a^(p-1) da + a^p log(a) dp
-          Value base = operand(0), exponent = operand(1);
-          Value result;
-          if (t(0)) {
-            Value lowered = arith::SubFOp::create(b, loc, exponent, constant(y, 1.0));
-            Value slope = mul(loc, exponent, math::PowFOp::create(b, loc, base, lowered));
-            result = mul(loc, slope, t(0));
-          }
-          if (t(1)) {
-            Value slope = mul(loc, y, math::LogOp::create(b, loc, base));
-            result = add(loc, result, mul(loc, slope, t(1)));
-          }
-          return set(result);
-        })
-        .Case<tensor::ConcatOp>([&](tensor::ConcatOp concat) {
-          SmallVector<Value> parts;
-          for (Value input : concat.getInputs())
-            parts.push_back(orZero(input));
-          return set(tensor::ConcatOp::create(b, loc, concat.getDim(), parts));
-        })
-        .Case<tensor::CollapseShapeOp, tensor::ExpandShapeOp, tensor::ExtractSliceOp>(
-            [&](Operation *op) {
-              // Linear in the source; the other operands are sizes.
-              IRMapping mapping;
-              mapping.map(op->getOperand(0), t(0));
-              return set(b.clone(*op, mapping)->getResult(0));
-            })
-        .Case<linalg::BroadcastOp, linalg::TransposeOp, linalg::CopyOp>([&](Operation *op) {
-          // Linear in the input; the init is overwritten.
-          IRMapping mapping;
-          mapping.map(op->getOperand(0), t(0));
-          return set(b.clone(*op, mapping)->getResult(0));
-        })
-        .Default([&](Operation *op) -> LogicalResult {
-          auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
-          if (!linalgOp)
-            return failure();
-          Value init = linalgOp.getDpsInits()[0];
-          if (isSumReduce(op)) {
-            // init + sum(in): the tangent is t(init) + sum(t(in)).
-            IRMapping mapping;
-            mapping.map(op->getOperand(0), orZero(op->getOperand(0)));
-            mapping.map(init, orZero(init));
-            return set(b.clone(*op, mapping)->getResult(0));
-          }
-          if (!isBilinearContraction(op))
-            return failure();
-          // init + sum(in0 in1): the tangent accumulates t(init), then the
-          // contraction of t(in0) with in1, then of in0 with t(in1).
-          Value accumulated = orZero(init);
-          for (unsigned i = 0; i < 2; ++i) {
-            Value input = linalgOp.getDpsInputs()[i];
-            Value inputTangent = tangent(input);
-            if (!inputTangent)
-              continue;
-            IRMapping mapping;
-            mapping.map(input, inputTangent);
-            mapping.map(init, accumulated);
-            Operation *clone = b.clone(*op, mapping);
-            // The same value may be both inputs (h . h): map only operand i.
-            clone->setOperand(i, inputTangent);
-            clone->setOperand(1 - i, linalgOp.getDpsInputs()[1 - i]);
-            accumulated = clone->getResult(0);
-          }
-          return set(accumulated);
-        });
-  }
-
-  OpBuilder &b;
-  Block &body;
-  SmallVector<Operation *> primal;
-  DenseMap<Value, Value> tangents;
-};
-
-/// [shape] -> [N], flattened in row-major order.
-Value flatten(OpBuilder &b, Location loc, Value value) {
-  auto type = cast<RankedTensorType>(value.getType());
-  auto flat = RankedTensorType::get({type.getNumElements()}, type.getElementType());
-  if (type.getRank() == 1)
-    return value;
-  if (type.getRank() == 0)
-    return tensor::ExpandShapeOp::create(b, loc, flat, value, ArrayRef<ReassociationIndices>{});
-  ReassociationIndices all;
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    all.push_back(d);
-  return tensor::CollapseShapeOp::create(b, loc, flat, value,
-                                         ArrayRef<ReassociationIndices>{all});
-}
-
-/// [N] -> `type`, the inverse of flatten.
-Value unflatten(OpBuilder &b, Location loc, Value flat, RankedTensorType type) {
-  if (type.getRank() == 1)
-    return flat;
-  if (type.getRank() == 0)
-    return tensor::CollapseShapeOp::create(b, loc, type, flat, ArrayRef<ReassociationIndices>{});
-  ReassociationIndices all;
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    all.push_back(d);
-  return tensor::ExpandShapeOp::create(b, loc, type, flat, ArrayRef<ReassociationIndices>{all});
-}
-
-/// The dense Jacobian (or, with `diagonalOnly`, its diagonal as a vector) by
-/// N products with the unit directions, in a loop.
-FailureOr<Value> buildDenseJacobian(OpBuilder &b, Block &body, unsigned numStates,
-                                    int64_t n, bool diagonalOnly, std::string &error) {
-  Location loc = body.getParentOp()->getLoc();
-  Type f32 = b.getF32Type();
-  auto vector = RankedTensorType::get({n}, f32);
-  auto matrix = RankedTensorType::get({n, n}, f32);
-  Value initial = splat(b, loc, diagonalOnly ? Type(vector) : Type(matrix), 0.0);
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value end = arith::ConstantIndexOp::create(b, loc, n);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  auto loop = scf::ForOp::create(b, loc, zero, end, one, ValueRange{initial});
-  OpBuilder::InsertionGuard guard(b);
-  // Without a body builder, the loop may or may not have its terminator yet.
-  Block *loopBody = loop.getBody();
-  Operation *terminator = loopBody->empty() ? nullptr : &loopBody->back();
-  if (terminator && terminator->hasTrait<OpTrait::IsTerminator>()) {
-    b.setInsertionPoint(terminator);
-  } else {
-    terminator = nullptr;
-    b.setInsertionPointToEnd(loopBody);
-  }
-  Value column = loop.getInductionVar();
-  Value accumulated = loop.getRegionIterArgs()[0];
-
-  // The unit direction e_column, cut into one seed per state.
-  Value unit = tensor::InsertOp::create(b, loc, arith::ConstantOp::create(
-                                                    b, loc, b.getF32FloatAttr(1.0f)),
-                                        splat(b, loc, vector, 0.0), ValueRange{column});
-  SmallVector<Value> seeds, targets;
-  int64_t offset = 0;
-  auto yield = body.getTerminator();
-  for (unsigned i = 0; i < numStates; ++i) {
-    auto type = cast<RankedTensorType>(body.getArgument(i).getType());
-    int64_t size = type.getNumElements();
-    Value part = tensor::ExtractSliceOp::create(
-        b, loc, unit, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(size)}, ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-    seeds.push_back(unflatten(b, loc, part, type));
-    targets.push_back(yield->getOperand(i));
-    offset += size;
-  }
-  TangentBuilder tangents(b, body);
-  FailureOr<SmallVector<Value>> columnParts = tangents.run(seeds, targets, error);
-  if (failed(columnParts))
-    return failure();
-  Value columnValues = flattenStates(b, loc, *columnParts);
-  Value next;
-  if (diagonalOnly) {
-    Value element = tensor::ExtractOp::create(b, loc, columnValues, ValueRange{column});
-    next = tensor::InsertOp::create(b, loc, element, accumulated, ValueRange{column});
-  } else {
-    next = tensor::InsertSliceOp::create(
-        b, loc, columnValues, accumulated,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(0), column},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(n), b.getIndexAttr(1)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  }
-  if (terminator)
-    terminator->setOperands(next);
-  else
-    scf::YieldOp::create(b, loc, next);
-  return loop.getResult(0);
-}
-
-} // namespace
-
-Value flattenStates(OpBuilder &b, Location loc, ArrayRef<Value> states) {
-  SmallVector<Value> parts;
-  for (Value state : states)
-    parts.push_back(flatten(b, loc, state));
-  if (parts.size() == 1)
-    return parts[0];
-  return tensor::ConcatOp::create(b, loc, 0, parts);
-}
-
-FailureOr<SmallVector<Value>> buildStepJacobian(Block &body, unsigned numStates,
-                                               rec::JacobianStructure structure, bool quasi,
-                                               std::string &error) {
-  OpBuilder b(body.getTerminator());
-  Location loc = body.getParentOp()->getLoc();
-  auto yield = body.getTerminator();
-  SmallVector<Value> newStates(yield->getOperands().take_front(numStates));
-  SmallVector<Value> parts;
-  TangentBuilder tangents(b, body);
-  auto ones = [&](unsigned i) { return splat(b, loc, body.getArgument(i).getType(), 1.0); };
-
-  switch (structure) {
-  case rec::JacobianStructure::Diagonal: {
-    // No element depends on another: one product with all ones.
-    SmallVector<Value> seeds;
-    for (unsigned i = 0; i < numStates; ++i)
-      seeds.push_back(ones(i));
-    FailureOr<SmallVector<Value>> result = tangents.run(seeds, newStates, error);
-    if (failed(result))
-      return failure();
-    return *result;
-  }
-  case rec::JacobianStructure::BlockDiagonal: {
-    // One product per state j gives column j of every block.
-    SmallVector<Value> blocks(numStates * numStates);
-    for (unsigned j = 0; j < numStates; ++j) {
-      SmallVector<Value> seeds(numStates);
-      seeds[j] = ones(j);
-      FailureOr<SmallVector<Value>> column = tangents.run(seeds, newStates, error);
-      if (failed(column))
-        return failure();
-      for (unsigned i = 0; i < numStates; ++i)
-        blocks[i * numStates + j] = (*column)[i];
-    }
-    if (!quasi)
-      return blocks;
-    for (unsigned i = 0; i < numStates; ++i)
-      parts.push_back(blocks[i * numStates + i]);
-    return parts;
-  }
-  case rec::JacobianStructure::Dense: {
-    int64_t n = 0;
-    for (unsigned i = 0; i < numStates; ++i)
-      n += cast<RankedTensorType>(body.getArgument(i).getType()).getNumElements();
-    FailureOr<Value> jacobian = buildDenseJacobian(b, body, numStates, n, quasi, error);
-    if (failed(jacobian))
-      return failure();
-    if (!quasi)
-      return SmallVector<Value>{*jacobian};
-    int64_t offset = 0;
-    for (unsigned i = 0; i < numStates; ++i) {
-      auto type = cast<RankedTensorType>(body.getArgument(i).getType());
-      int64_t size = type.getNumElements();
-      Value part = tensor::ExtractSliceOp::create(
-          b, loc, *jacobian, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(size)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-      parts.push_back(unflatten(b, loc, part, type));
-      offset += size;
-    }
-    return parts;
-  }
-  }
-  return failure();
 }
 
 } // namespace seqc

@@ -19,9 +19,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Passes.h"
+#include "StepDifferentiation.h"
 #include "StepOutlining.h"
-
-#include "seqc/Analysis/StepJacobian.h"
 
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/RegionUtils.h"
@@ -234,8 +233,8 @@ private:
     }
     case JacobianStructure::Dense: {
       Value jacobian = parts[0];
-      Value oldFlat = seqc::flattenStates(inner, loc, old);
-      Value newFlat = seqc::flattenStates(inner, loc, newStates);
+      Value oldFlat = flattenStates(inner, loc, old);
+      Value newFlat = flattenStates(inner, loc, newStates);
       auto vectorType = cast<RankedTensorType>(oldFlat.getType());
       Value zero = arith::ConstantOp::create(
           inner, loc, DenseElementsAttr::get(vectorType, inner.getF32FloatAttr(0.0f)));

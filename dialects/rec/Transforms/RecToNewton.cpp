@@ -1,13 +1,15 @@
 //===- RecToNewton.cpp - Nonlinear recurrences in the Newton form ---------===//
 //
 // A recurrence h[t] = f(h[t-1], x[t]) becomes rec.newton: the same step, now
-// also yielding df/dh, which the compiler derives from the step's ops (see
-// seqc/Analysis/StepJacobian.h) in the structure it finds there. How the
+// also yielding df/dh, which the compiler derives from the step's ops
+// (StepDifferentiation.h) in the structure seqc/Analysis/StepJacobian.h
+// finds there. How the
 // iteration runs is rec-expand-newton's business; this pass only decides
 // which recurrences take the form and writes the derivative.
 //
 //===----------------------------------------------------------------------===//
 #include "Passes.h"
+#include "StepDifferentiation.h"
 
 #include "seqc/Analysis/RecurrenceAnalysis.h"
 #include "seqc/Analysis/StepJacobian.h"
@@ -63,7 +65,7 @@ struct RecToNewtonPass : impl::RecToNewtonBase<RecToNewtonPass> {
     Block &body = newton.getBody();
     std::string error;
     FailureOr<SmallVector<Value>> parts =
-        seqc::buildStepJacobian(body, newton.getNumStates(), info.structure, quasi, error);
+        buildStepJacobian(body, newton.getNumStates(), info.structure, quasi, error);
     if (failed(parts))
       return op.emitError() << "cannot differentiate the step: " << error;
     auto yield = cast<YieldOp>(body.getTerminator());

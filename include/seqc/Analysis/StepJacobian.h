@@ -1,10 +1,10 @@
-//===- StepJacobian.h - The derivative of a step by its states ------------===//
+//===- StepJacobian.h - The structure of a step's Jacobian ----------------===//
 //
-// What the Newton form needs from a step h' = f(h, x): the structure of its
-// Jacobian df/dh (diagonal, block-diagonal, dense), found from the IR, and the
-// Jacobian itself, written as IR by forward-mode differentiation of the
-// step's arith / math / linalg / tensor ops. Both read the same rules, so a
-// structure is only reported for a step the differentiation can handle.
+// What the Newton form needs to know of a step h' = f(h, x): the structure
+// of its Jacobian df/dh (diagonal, block-diagonal, dense), found from the IR
+// through one derivative rule per op. The differentiation that writes the
+// Jacobian as IR (dialects/rec/Transforms/StepDifferentiation.h) reads the
+// same rules, so a structure is only reported for a step it can handle.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_ANALYSIS_STEPJACOBIAN_H
@@ -18,6 +18,28 @@
 #include <string>
 
 namespace seqc {
+
+/// How an op passes derivatives on.
+enum class DerivativeRule {
+  /// No derivative flows through it (constants, comparisons, fresh tensors).
+  Zero,
+  /// Elementwise: element e of the result depends on element e of operands.
+  Elementwise,
+  /// Linear or bilinear, mixing elements.
+  Mixing,
+  /// No rule.
+  None,
+};
+
+/// The rule of `op`.
+DerivativeRule derivativeRuleOf(mlir::Operation *op);
+/// The operands through which a derivative flows into `op`'s results (a
+/// select's condition carries none).
+mlir::OperandRange differentiableOperands(mlir::Operation *op);
+/// A linalg.reduce that sums one input.
+bool isSumReduce(mlir::Operation *op);
+/// A linalg op contracting two inputs into one init (matvec, matmul, einsum).
+bool isBilinearContraction(mlir::Operation *op);
 
 /// How element e of a new state depends on an old state.
 enum class ElementDependence {
@@ -47,20 +69,6 @@ struct JacobianInfo {
 /// Analyses the step `body` whose first `numStates` arguments are the old
 /// states and whose terminator yields the new states first.
 JacobianInfo analyseStepJacobian(mlir::Block &body, unsigned numStates);
-
-/// Writes, before `body`'s terminator, the Jacobian of the new states by the
-/// old ones in the form rec.newton yields it for `structure` (see its
-/// description); with `quasi`, only its diagonal (rec.newton's `diagonal`
-/// form, whatever `structure` is). Fails, with `error` set, on an op without
-/// a derivative rule.
-mlir::FailureOr<llvm::SmallVector<mlir::Value>>
-buildStepJacobian(mlir::Block &body, unsigned numStates, mlir::rec::JacobianStructure structure,
-                  bool quasi, std::string &error);
-
-/// The states of one step as one vector: each flattened row-major, then
-/// concatenated in order (the index space of the dense Jacobian).
-mlir::Value flattenStates(mlir::OpBuilder &b, mlir::Location loc,
-                          llvm::ArrayRef<mlir::Value> states);
 
 } // namespace seqc
 
