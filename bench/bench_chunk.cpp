@@ -1,4 +1,4 @@
-//===- bench_chunk.cpp - GLA: the chunk form against a hand-written loop --===//
+//===- bench_chunk.cpp - GLA: the chunked form against a hand-written loop --===//
 //
 // `make bench`, third part (issue 6): Gated Linear Attention
 // (examples/gla.seq) at B = 4, 4 heads, Dk = Dv = 64, D = 256, T = 4096,

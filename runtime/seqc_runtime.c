@@ -579,12 +579,12 @@ void seqc_newton_report(int64_t iterations, int32_t converged, float residual) {
             (long long)iterations, (double)residual);
 }
 
-/* Called by a chunkwise-form kernel that found a negative (or NaN) decay in
+/* Called by a chunked-form kernel that found a negative (or NaN) decay in
  * its call and so runs the matrix state's recurrence sequentially (the
  * chunked form works on log decays). Silent unless SEQC_VERBOSE is set. */
 void seqc_chunk_fallback_report(void) {
   const char *verbose = getenv("SEQC_VERBOSE");
   if (verbose && *verbose && *verbose != '0')
-    fprintf(stderr, "seqc: chunkwise form: a decay of this call is negative or NaN; ran the "
+    fprintf(stderr, "seqc: chunked form: a decay of this call is negative or NaN; ran the "
                     "recurrence sequentially\n");
 }

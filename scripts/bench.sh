@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: the kernels against hand-written C++ (bench/bench_kernels.cpp),
 # the Newton form against the sequential form (bench/bench_newton.cpp), GLA's
-# chunk form against its sequential form and a hand-written loop
+# chunked form against its sequential form and a hand-written loop
 # (bench/bench_chunk.cpp), chunked attention against its sequential form and
 # hand-written loops (bench/bench_attention.cpp), --form auto against
 # --form sequential for the matrix-state examples (bench/forms), then seqc's

@@ -65,7 +65,7 @@ class ExampleFormat(lit.formats.TestFormat):
         # (auto may stream a scannable state instead, and takes Newton only
         # for long sequences); a refusal must say why.
         refusal = {"scan": "cannot take the scan form", "newton": "cannot take the Newton form",
-                   "chunk": "cannot take the chunk form"}
+                   "chunk": "cannot take the chunked form"}
         for m in models:
             for form in ("sequential", "auto", "scan", "newton", "chunk"):
                 p = run([seqc, "check", path, "--model", m, "--form", form,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench, last part: what --form auto picks against the sequential form
-# for the matrix-state examples (it takes the chunk form for them on the
+# for the matrix-state examples (it takes the chunked form for them on the
 # CPU), at the examples' head sizes (16) and at heads of 64, and for a
 # short call that stays below auto's 8 chunks. Each kernel is timed by a
 # driver that bench/forms/driver.py writes from its header (median of 7

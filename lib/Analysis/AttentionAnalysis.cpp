@@ -1,4 +1,4 @@
-//===- AttentionAnalysis.cpp - Attention the chunkwise form takes ---------===//
+//===- AttentionAnalysis.cpp - Attention the chunked form takes ---------===//
 //
 // A walk up the operands of the attention's query, key and value inside the
 // step: reaching a state argument, or the result of another attention that

@@ -1,7 +1,7 @@
-//===- MatrixStateAnalysis.cpp - Matrix states the chunkwise form takes --===//
+//===- MatrixStateAnalysis.cpp - Matrix states the chunked form takes --===//
 //
 // See MatrixStateAnalysis.h. The match works on the step as MLIRGen and
-// rec-hoist leave it: the outer product is a product of two linalg
+// rec-outline-stateless leave it: the outer product is a product of two linalg
 // broadcasts, the decay a broadcast (or a splat constant), the read a
 // linalg.generic contraction (einsum, @, matvec all become one).
 //
@@ -189,166 +189,225 @@ Value broadcastSource(linalg::BroadcastOp broadcast) {
 }
 
 /// S' = D * S + product, where product reads the old state: the delta rule
-/// S' = D * S + k (v - c * S^T w)^T, D and c per head.
-MatrixStateMatch matchDeltaRule(rec::RecurrenceOp op, unsigned index, Value decayed,
-                                Value product, const RecurrenceAnalysis &analysis) {
-  MatrixStateMatch match;
-  match.state = index;
-  match.deltaRule = true;
-  auto fail = [&](const std::string &why) {
+/// S' = D * S + k (v - c * S^T w)^T, D and c per head. Each step of the
+/// match fails with the reason the step's IR is not the delta rule.
+class DeltaRuleMatcher {
+public:
+  DeltaRuleMatcher(rec::RecurrenceOp op, unsigned index, Value decayed, Value product,
+                   const RecurrenceAnalysis &analysis)
+      : op(op), body(op.getBody()), old(body.getArgument(index)), index(index),
+        rank(cast<RankedTensorType>(old.getType()).getRank()), decayed(decayed),
+        product(product), analysis(analysis) {
+    match.state = index;
+    match.deltaRule = true;
+  }
+
+  MatrixStateMatch run() {
+    bool matched = matchDecay() && matchAddedFactors() && matchDifference() &&
+                   matchCorrection() && checkStateUses() && checkCorrectionAxes() &&
+                   matchRead() && assignAxes() && checkScales();
+    match.matched = matched;
+    return match;
+  }
+
+private:
+  bool fail(const std::string &why) {
     match.whyNot = "it follows the delta rule, but " + why;
     match.deltaRule = false;
-    return match;
-  };
-  Block &body = op.getBody();
-  Value old = body.getArgument(index);
-  int64_t rank = cast<RankedTensorType>(old.getType()).getRank();
-  if (decayed != old) {
+    return false;
+  }
+  bool notTheDifference() { return fail("the factor that reads the state is not v - c * S^T w"); }
+
+  bool matchDecay() {
+    if (decayed == old)
+      return true;
     auto mul = decayed.getDefiningOp<arith::MulFOp>();
     match.decay = mul.getLhs() == old ? mul.getRhs() : mul.getLhs();
     if (!analysis.isStateIndependent(match.decay))
       return fail("its decay depends on a state");
+    return true;
   }
 
-  // What is added: broadcasts, one of them of v - c * S^T w.
-  SmallVector<Value> factors;
-  collectFactors(product, body, factors);
-  linalg::BroadcastOp valueBroadcast;
-  for (Value factor : factors) {
-    if (!invariantAxes(factor, rank))
-      return fail("what it adds is not a product of broadcasts");
-    if (analysis.isStateIndependent(factor)) {
-      match.keyFactors.push_back(factor);
-      continue;
+  /// What is added: broadcasts, one of them of v - c * S^T w.
+  bool matchAddedFactors() {
+    SmallVector<Value> factors;
+    collectFactors(product, body, factors);
+    for (Value factor : factors) {
+      if (!invariantAxes(factor, rank))
+        return fail("what it adds is not a product of broadcasts");
+      if (analysis.isStateIndependent(factor)) {
+        match.keyFactors.push_back(factor);
+        continue;
+      }
+      if (valueBroadcast)
+        return fail("more than one factor of what it adds reads the state");
+      valueBroadcast = factor.getDefiningOp<linalg::BroadcastOp>();
+      if (!valueBroadcast)
+        return fail("what it adds is not a product of broadcasts");
+      match.valueFactor = factor;
     }
-    if (valueBroadcast)
-      return fail("more than one factor of what it adds reads the state");
-    valueBroadcast = factor.getDefiningOp<linalg::BroadcastOp>();
-    if (!valueBroadcast)
-      return fail("what it adds is not a product of broadcasts");
-    match.valueFactor = factor;
-  }
-  if (match.keyFactors.empty())
-    return fail("what it adds has no factor besides v - c * S^T w");
-  Value difference = broadcastSource(valueBroadcast);
-  // b * (v - c * S^T w), b per head: b joins the keys.
-  if (auto scaled = difference ? difference.getDefiningOp<arith::MulFOp>() : nullptr) {
-    bool lhsIsScale = analysis.isStateIndependent(scaled.getLhs());
-    match.valueScale = lhsIsScale ? scaled.getLhs() : scaled.getRhs();
-    difference = lhsIsScale ? scaled.getRhs() : scaled.getLhs();
-    if (!analysis.isStateIndependent(match.valueScale))
-      return fail("the factor that reads the state is not v - c * S^T w");
-  }
-  auto sub = difference ? difference.getDefiningOp<arith::SubFOp>() : nullptr;
-  if (!sub || !analysis.isStateIndependent(sub.getLhs()))
-    return fail("the factor that reads the state is not v - c * S^T w");
-  match.deltaValues = sub.getLhs();
-  Value correction = sub.getRhs();
-  if (auto scaled = correction.getDefiningOp<arith::MulFOp>()) {
-    bool lhsIsScale = analysis.isStateIndependent(scaled.getLhs());
-    match.correctionScale = lhsIsScale ? scaled.getLhs() : scaled.getRhs();
-    correction = lhsIsScale ? scaled.getRhs() : scaled.getLhs();
-    if (!analysis.isStateIndependent(match.correctionScale))
-      return fail("the factor that reads the state is not v - c * S^T w");
-  }
-  match.correction = correction.getDefiningOp<linalg::LinalgOp>();
-  if (!match.correction || !isBinaryContraction(match.correction) ||
-      !stateOperandOf(match.correction, old))
-    return fail("the factor that reads the state is not v - c * S^T w");
-  std::string why;
-  match.keyAxis = contractedAxis(match.correction, old, rank, why);
-  if (match.keyAxis < 0)
-    return fail(why);
-  OpOperand *oldOperand = stateOperandOf(match.correction, old);
-  match.correctionKey = match.correction.getDpsInputOperand(
-      oldOperand == match.correction.getDpsInputOperand(0) ? 1 : 0);
-  if (!analysis.isStateIndependent(match.correctionKey->get()))
-    return fail("the key it reads the state with depends on a state");
-
-  // The old state feeds only the decay and the correction.
-  for (OpOperand &use : old.getUses()) {
-    Operation *user = use.getOwner();
-    if (user != decayed.getDefiningOp() && user != match.correction.getOperation() &&
-        !(decayed == old && user == body.getTerminator()->getOperand(index).getDefiningOp()))
-      return fail("the step reads the state other than by decaying and correcting it");
+    if (match.keyFactors.empty())
+      return fail("what it adds has no factor besides v - c * S^T w");
+    return true;
   }
 
-  // The correction's axes are the state's axes that the broadcast keeps, in
-  // order (its shape is unchanged on the way).
-  AffineMap oldMap = match.correction.getMatchingIndexingMap(oldOperand);
-  AffineMap resultMap =
-      match.correction.getMatchingIndexingMap(match.correction.getDpsInitOperand(0));
-  SmallVector<int64_t> kept;
-  for (int64_t a = 0; a < rank; ++a)
-    if (!llvm::is_contained(valueBroadcast.getDimensions(), a))
-      kept.push_back(a);
-  if (kept.size() != resultMap.getNumResults())
-    return fail("its correction is not spread over the state's axes it keeps");
-  for (auto [i, axis] : llvm::enumerate(kept))
-    if (axisOfLoop(oldMap, resultMap.getDimPosition(i)) != axis)
+  /// The scale of a state-free factor times `value`, when `value` is such
+  /// a product: the scale, and `value` becomes the other factor.
+  Value splitScale(Value &value) {
+    auto scaled = value ? value.getDefiningOp<arith::MulFOp>() : nullptr;
+    if (!scaled)
+      return Value();
+    bool lhsIsScale = analysis.isStateIndependent(scaled.getLhs());
+    Value scale = lhsIsScale ? scaled.getLhs() : scaled.getRhs();
+    value = lhsIsScale ? scaled.getRhs() : scaled.getLhs();
+    return scale;
+  }
+
+  /// b * (v - c * S^T w), b per head (b joins the keys), and c.
+  bool matchDifference() {
+    Value difference = broadcastSource(valueBroadcast);
+    match.valueScale = splitScale(difference);
+    if (match.valueScale && !analysis.isStateIndependent(match.valueScale))
+      return notTheDifference();
+    auto sub = difference ? difference.getDefiningOp<arith::SubFOp>() : nullptr;
+    if (!sub || !analysis.isStateIndependent(sub.getLhs()))
+      return notTheDifference();
+    match.deltaValues = sub.getLhs();
+    correction = sub.getRhs();
+    match.correctionScale = splitScale(correction);
+    if (match.correctionScale && !analysis.isStateIndependent(match.correctionScale))
+      return notTheDifference();
+    return true;
+  }
+
+  /// S^T w: a contraction of the old state with a state-free key.
+  bool matchCorrection() {
+    match.correction = correction.getDefiningOp<linalg::LinalgOp>();
+    if (!match.correction || !isBinaryContraction(match.correction) ||
+        !stateOperandOf(match.correction, old))
+      return notTheDifference();
+    std::string why;
+    match.keyAxis = contractedAxis(match.correction, old, rank, why);
+    if (match.keyAxis < 0)
+      return fail(why);
+    oldOperand = stateOperandOf(match.correction, old);
+    match.correctionKey = match.correction.getDpsInputOperand(
+        oldOperand == match.correction.getDpsInputOperand(0) ? 1 : 0);
+    if (!analysis.isStateIndependent(match.correctionKey->get()))
+      return fail("the key it reads the state with depends on a state");
+    return true;
+  }
+
+  /// The old state feeds only the decay and the correction.
+  bool checkStateUses() {
+    for (OpOperand &use : old.getUses()) {
+      Operation *user = use.getOwner();
+      if (user != decayed.getDefiningOp() && user != match.correction.getOperation() &&
+          !(decayed == old && user == body.getTerminator()->getOperand(index).getDefiningOp()))
+        return fail("the step reads the state other than by decaying and correcting it");
+    }
+    return true;
+  }
+
+  /// The correction's axes are the state's axes that the broadcast keeps,
+  /// in order (its shape is unchanged on the way).
+  bool checkCorrectionAxes() {
+    oldMap = match.correction.getMatchingIndexingMap(oldOperand);
+    AffineMap resultMap =
+        match.correction.getMatchingIndexingMap(match.correction.getDpsInitOperand(0));
+    for (int64_t a = 0; a < rank; ++a)
+      if (!llvm::is_contained(valueBroadcast.getDimensions(), a))
+        kept.push_back(a);
+    if (kept.size() != resultMap.getNumResults())
       return fail("its correction is not spread over the state's axes it keeps");
-
-  // The final read: a contraction over the same key axis.
-  int64_t correctionAxis = match.keyAxis;
-  if (!findRead(op, index, match)) {
-    std::string reason = match.whyNot;
-    return fail(reason);
+    for (auto [i, axis] : llvm::enumerate(kept))
+      if (axisOfLoop(oldMap, resultMap.getDimPosition(i)) != axis)
+        return fail("its correction is not spread over the state's axes it keeps");
+    return true;
   }
-  if (match.keyAxis != correctionAxis)
-    return fail("the read sums over another axis than the correction");
 
-  // The value axis: only v - c * S^T w varies along it (not k, the decay,
-  // c, w or the query); every other axis is a head axis.
-  AffineMap readStateMap = match.read.getMatchingIndexingMap(stateOperandOf(
-      match.read, body.getTerminator()->getOperand(index)));
-  AffineMap queryMap = match.read.getMatchingIndexingMap(match.query);
-  AffineMap keyMap = match.correction.getMatchingIndexingMap(match.correctionKey);
-  std::optional<llvm::SmallDenseSet<int64_t>> decayInvariant;
-  if (match.decay && !(decayInvariant = invariantAxes(match.decay, rank)))
-    return fail("its decay is not a broadcast of a per-head value");
-  for (int64_t a = 0; a < rank; ++a) {
-    if (a == match.keyAxis)
-      continue;
-    bool valueVaries = llvm::is_contained(kept, a);
-    bool keyVaries = llvm::any_of(match.keyFactors, [&](Value factor) {
-      return !invariantAxes(factor, rank)->contains(a);
-    });
-    bool decayVaries = match.decay && !decayInvariant->contains(a);
-    bool queryVaries = queryMap.isFunctionOfDim(readStateMap.getDimPosition(a));
-    bool correctionKeyVaries = keyMap.isFunctionOfDim(oldMap.getDimPosition(a));
-    if (valueVaries && !keyVaries && !decayVaries && !queryVaries && !correctionKeyVaries) {
-      if (match.valueAxis >= 0)
-        return fail("what it adds has more than one value axis");
-      match.valueAxis = a;
-    } else {
-      match.headAxes.push_back(a);
+  /// The final read: a contraction over the same key axis.
+  bool matchRead() {
+    int64_t correctionAxis = match.keyAxis;
+    if (!findRead(op, index, match)) {
+      std::string reason = match.whyNot;
+      return fail(reason);
     }
+    if (match.keyAxis != correctionAxis)
+      return fail("the read sums over another axis than the correction");
+    return true;
   }
-  if (match.valueAxis < 0)
-    return fail("what it adds has no value axis (one along which only v - c * S^T w varies)");
-  if (match.decay) {
-    if (!decayInvariant->contains(match.keyAxis))
-      return fail("its decay varies along the key axis (the chunkwise delta rule takes one "
-                  "decay per head)");
-    match.decayKind = ChunkDecay::PerHead;
+
+  /// The value axis: only v - c * S^T w varies along it (not k, the decay,
+  /// c, w or the query); every other axis is a head axis.
+  bool assignAxes() {
+    AffineMap readStateMap = match.read.getMatchingIndexingMap(
+        stateOperandOf(match.read, body.getTerminator()->getOperand(index)));
+    AffineMap queryMap = match.read.getMatchingIndexingMap(match.query);
+    AffineMap keyMap = match.correction.getMatchingIndexingMap(match.correctionKey);
+    if (match.decay && !(decayInvariant = invariantAxes(match.decay, rank)))
+      return fail("its decay is not a broadcast of a per-head value");
+    for (int64_t a = 0; a < rank; ++a) {
+      if (a == match.keyAxis)
+        continue;
+      bool valueVaries = llvm::is_contained(kept, a);
+      bool keyVaries = llvm::any_of(match.keyFactors, [&](Value factor) {
+        return !invariantAxes(factor, rank)->contains(a);
+      });
+      bool decayVaries = match.decay && !decayInvariant->contains(a);
+      bool queryVaries = queryMap.isFunctionOfDim(readStateMap.getDimPosition(a));
+      bool correctionKeyVaries = keyMap.isFunctionOfDim(oldMap.getDimPosition(a));
+      if (valueVaries && !keyVaries && !decayVaries && !queryVaries && !correctionKeyVaries) {
+        if (match.valueAxis >= 0)
+          return fail("what it adds has more than one value axis");
+        match.valueAxis = a;
+      } else {
+        match.headAxes.push_back(a);
+      }
+    }
+    if (match.valueAxis < 0)
+      return fail("what it adds has no value axis (one along which only v - c * S^T w varies)");
+    return true;
   }
-  // c and b are in the correction's shape; they must not vary along the
-  // value axis.
-  int64_t position = llvm::find(kept, match.valueAxis) - kept.begin();
-  auto perHead = [&](Value scale) {
-    auto invariant =
-        invariantAxes(scale, cast<RankedTensorType>(scale.getType()).getRank());
-    return invariant && invariant->contains(position);
-  };
-  if (match.correctionScale && !perHead(match.correctionScale))
-    return fail("its correction's scale c varies along the value axis (it must be one value "
-                "per head)");
-  if (match.valueScale && !perHead(match.valueScale))
-    return fail("the scale of v - c * S^T w varies along the value axis (it must be one value "
-                "per head)");
-  match.matched = true;
-  return match;
-}
+
+  /// One decay per head; c and b (in the correction's shape) must not vary
+  /// along the value axis.
+  bool checkScales() {
+    if (match.decay) {
+      if (!decayInvariant->contains(match.keyAxis))
+        return fail("its decay varies along the key axis (the chunked delta rule takes one "
+                    "decay per head)");
+      match.decayKind = ChunkDecay::PerHead;
+    }
+    int64_t position = llvm::find(kept, match.valueAxis) - kept.begin();
+    auto perHead = [&](Value scale) {
+      auto invariant = invariantAxes(scale, cast<RankedTensorType>(scale.getType()).getRank());
+      return invariant && invariant->contains(position);
+    };
+    if (match.correctionScale && !perHead(match.correctionScale))
+      return fail("its correction's scale c varies along the value axis (it must be one value "
+                  "per head)");
+    if (match.valueScale && !perHead(match.valueScale))
+      return fail("the scale of v - c * S^T w varies along the value axis (it must be one "
+                  "value per head)");
+    return true;
+  }
+
+  rec::RecurrenceOp op;
+  Block &body;
+  Value old;
+  unsigned index;
+  int64_t rank;
+  Value decayed, product;
+  const RecurrenceAnalysis &analysis;
+  MatrixStateMatch match;
+  linalg::BroadcastOp valueBroadcast;
+  Value correction;
+  OpOperand *oldOperand = nullptr;
+  AffineMap oldMap;
+  SmallVector<int64_t> kept;
+  std::optional<llvm::SmallDenseSet<int64_t>> decayInvariant;
+};
 
 } // namespace
 
@@ -358,18 +417,148 @@ std::string MatrixStateMatch::describe() const {
   return std::string("outer-product updates with ") + decayName(decayKind) + ", read by a query";
 }
 
-MatrixStateMatch matchMatrixState(rec::RecurrenceOp op, unsigned index) {
-  MatrixStateMatch match;
-  match.state = index;
-  auto fail = [&](const std::string &why) {
-    match.whyNot = why;
+namespace {
+
+/// S' = D * S + a b^T with a and b broadcasts: the decayed outer product.
+/// Each step of the match fails with the reason the step's IR is not one.
+class OuterProductMatcher {
+public:
+  OuterProductMatcher(rec::RecurrenceOp op, unsigned index, arith::AddFOp sum, Value decayed,
+                      Value product, const RecurrenceAnalysis &analysis)
+      : op(op), body(op.getBody()), old(body.getArgument(index)), index(index),
+        rank(cast<RankedTensorType>(old.getType()).getRank()), sum(sum), decayed(decayed),
+        product(product), analysis(analysis) {
+    match.state = index;
+  }
+
+  MatrixStateMatch run() {
+    match.matched = matchDecay() && checkStateUses() && matchOuterProduct() &&
+                    findRead(op, index, match) && matchFactors() && assignAxes();
     return match;
+  }
+
+private:
+  bool fail(const std::string &why) {
+    match.whyNot = why;
+    return false;
+  }
+
+  bool matchDecay() {
+    if (decayed == old)
+      return true;
+    auto mul = decayed.getDefiningOp<arith::MulFOp>();
+    match.decay = mul.getLhs() == old ? mul.getRhs() : mul.getLhs();
+    if (!analysis.isStateIndependent(match.decay))
+      return fail("its decay depends on a state");
+    return true;
+  }
+
+  /// The old state feeds only the update.
+  bool checkStateUses() {
+    for (OpOperand &use : old.getUses()) {
+      Operation *user = use.getOwner();
+      if (user != sum.getOperation() && user != decayed.getDefiningOp())
+        return fail("the step reads the state other than by decaying it");
+    }
+    return true;
+  }
+
+  /// The outer product of two broadcasts.
+  bool matchOuterProduct() {
+    outer = product.getDefiningOp<arith::MulFOp>();
+    if (!outer)
+      return fail("what it adds is not an outer product of two broadcasts");
+    factorA = invariantAxes(outer.getLhs(), rank);
+    factorB = invariantAxes(outer.getRhs(), rank);
+    if (!factorA || !factorB || !outer.getLhs().getDefiningOp<linalg::BroadcastOp>() ||
+        !outer.getRhs().getDefiningOp<linalg::BroadcastOp>())
+      return fail("what it adds is not an outer product of two broadcasts");
+    return true;
+  }
+
+  /// The key factor is the one that varies along the key axis the read sums
+  /// over; the decay is a broadcast of a per-head or per-key value.
+  bool matchFactors() {
+    bool aVaries = !factorA->contains(match.keyAxis), bVaries = !factorB->contains(match.keyAxis);
+    if (aVaries == bVaries)
+      return fail(aVaries ? "both factors of the outer product vary along the key axis"
+                          : "no factor of the outer product varies along the key axis");
+    match.keyFactor = aVaries ? outer.getLhs() : outer.getRhs();
+    match.valueFactor = aVaries ? outer.getRhs() : outer.getLhs();
+    keyInvariant = aVaries ? &*factorA : &*factorB;
+    valueInvariant = aVaries ? &*factorB : &*factorA;
+    if (match.decay) {
+      auto axes = invariantAxes(match.decay, rank);
+      if (!axes)
+        return fail("its decay is not a broadcast of a per-head or per-key value");
+      decayInvariant = *axes;
+    }
+    return true;
+  }
+
+  /// The value axis: only the value factor varies along it (not the key
+  /// factor, the decay or the query); every other axis is a head axis.
+  bool assignAxes() {
+    linalg::LinalgOp read = match.read;
+    Value updated = body.getTerminator()->getOperand(index);
+    AffineMap stateMap = read.getMatchingIndexingMap(stateOperandOf(read, updated));
+    AffineMap queryMap = read.getMatchingIndexingMap(match.query);
+    bool decayAlongValues = false;
+    for (int64_t a = 0; a < rank; ++a) {
+      if (a == match.keyAxis)
+        continue;
+      bool keyVaries = !keyInvariant->contains(a), valueVaries = !valueInvariant->contains(a);
+      bool decayVaries = match.decay && !decayInvariant.contains(a);
+      bool queryVaries = queryMap.isFunctionOfDim(stateMap.getDimPosition(a));
+      if (valueVaries && !keyVaries && !queryVaries && decayVaries)
+        decayAlongValues = true;
+      if (valueVaries && !keyVaries && !decayVaries && !queryVaries) {
+        if (match.valueAxis >= 0)
+          return fail("its outer product has more than one value axis");
+        match.valueAxis = a;
+      } else {
+        match.headAxes.push_back(a);
+      }
+    }
+    if (match.valueAxis < 0)
+      return fail(decayAlongValues
+                      ? "its decay varies along the value axis (the chunked form takes one "
+                        "decay per head or per key row)"
+                      : "its outer product has no value axis (one along which only the values "
+                        "vary)");
+    if (match.decay)
+      match.decayKind =
+          decayInvariant.contains(match.keyAxis) ? ChunkDecay::PerHead : ChunkDecay::PerKey;
+    return true;
+  }
+
+  rec::RecurrenceOp op;
+  Block &body;
+  Value old;
+  unsigned index;
+  int64_t rank;
+  arith::AddFOp sum;
+  Value decayed, product;
+  const RecurrenceAnalysis &analysis;
+  MatrixStateMatch match;
+  arith::MulFOp outer;
+  std::optional<llvm::SmallDenseSet<int64_t>> factorA, factorB;
+  const llvm::SmallDenseSet<int64_t> *keyInvariant = nullptr, *valueInvariant = nullptr;
+  llvm::SmallDenseSet<int64_t> decayInvariant;
+};
+
+} // namespace
+
+MatrixStateMatch matchMatrixState(rec::RecurrenceOp op, unsigned index) {
+  MatrixStateMatch refused;
+  refused.state = index;
+  auto fail = [&](const std::string &why) {
+    refused.whyNot = why;
+    return refused;
   };
   Block &body = op.getBody();
   Value old = body.getArgument(index);
-  auto type = cast<RankedTensorType>(old.getType());
-  int64_t rank = type.getRank();
-  if (rank < 2)
+  if (cast<RankedTensorType>(old.getType()).getRank() < 2)
     return fail("it is not a matrix");
   RecurrenceAnalysis analysis(op);
   Value updated = body.getTerminator()->getOperand(index);
@@ -387,89 +576,16 @@ MatrixStateMatch matchMatrixState(rec::RecurrenceOp op, unsigned index) {
   Value decayed = sum.getLhs(), product = sum.getRhs();
   if (!isDecayedState(decayed))
     std::swap(decayed, product);
+  // A product that reads the state through a contraction: the delta rule.
   if (isDecayedState(decayed) && !analysis.isStateIndependent(product) &&
       llvm::any_of(old.getUsers(), [](Operation *user) {
         auto generic = dyn_cast<linalg::LinalgOp>(user);
         return generic && isBinaryContraction(generic);
       }))
-    return matchDeltaRule(op, index, decayed, product, analysis);
+    return DeltaRuleMatcher(op, index, decayed, product, analysis).run();
   if (!isDecayedState(decayed) || !analysis.isStateIndependent(product))
     return fail("its update is not a sum of the (decayed) state and an outer product");
-  if (decayed != old) {
-    auto mul = decayed.getDefiningOp<arith::MulFOp>();
-    match.decay = mul.getLhs() == old ? mul.getRhs() : mul.getLhs();
-    if (!analysis.isStateIndependent(match.decay))
-      return fail("its decay depends on a state");
-  }
-  // The old state feeds only the update.
-  for (OpOperand &use : old.getUses()) {
-    Operation *user = use.getOwner();
-    if (user != sum.getOperation() && user != decayed.getDefiningOp())
-      return fail("the step reads the state other than by decaying it");
-  }
-
-  // The outer product of two broadcasts.
-  auto outer = product.getDefiningOp<arith::MulFOp>();
-  if (!outer)
-    return fail("what it adds is not an outer product of two broadcasts");
-  auto factorA = invariantAxes(outer.getLhs(), rank), factorB = invariantAxes(outer.getRhs(), rank);
-  if (!factorA || !factorB || !outer.getLhs().getDefiningOp<linalg::BroadcastOp>() ||
-      !outer.getRhs().getDefiningOp<linalg::BroadcastOp>())
-    return fail("what it adds is not an outer product of two broadcasts");
-
-  // The one read: a contraction of the new state with a query.
-  if (!findRead(op, index, match))
-    return match;
-  linalg::LinalgOp read = match.read;
-  OpOperand *query = match.query;
-  AffineMap stateMap = read.getMatchingIndexingMap(stateOperandOf(read, updated));
-  // Key factor: the one that varies along the key axis.
-  bool aVaries = !factorA->contains(match.keyAxis), bVaries = !factorB->contains(match.keyAxis);
-  if (aVaries == bVaries)
-    return fail(aVaries ? "both factors of the outer product vary along the key axis"
-                        : "no factor of the outer product varies along the key axis");
-  match.keyFactor = aVaries ? outer.getLhs() : outer.getRhs();
-  match.valueFactor = aVaries ? outer.getRhs() : outer.getLhs();
-  const auto &keyInvariant = aVaries ? *factorA : *factorB;
-  const auto &valueInvariant = aVaries ? *factorB : *factorA;
-  llvm::SmallDenseSet<int64_t> decayInvariant;
-  if (match.decay) {
-    auto axes = invariantAxes(match.decay, rank);
-    if (!axes)
-      return fail("its decay is not a broadcast of a per-head or per-key value");
-    decayInvariant = *axes;
-  }
-  // The value axis: only the value factor varies along it (not the key
-  // factor, the decay or the query); every other axis is a head axis.
-  AffineMap queryMap = read.getMatchingIndexingMap(query);
-  bool decayAlongValues = false;
-  for (int64_t a = 0; a < rank; ++a) {
-    if (a == match.keyAxis)
-      continue;
-    bool keyVaries = !keyInvariant.contains(a), valueVaries = !valueInvariant.contains(a);
-    bool decayVaries = match.decay && !decayInvariant.contains(a);
-    bool queryVaries = queryMap.isFunctionOfDim(stateMap.getDimPosition(a));
-    if (valueVaries && !keyVaries && !queryVaries && decayVaries)
-      decayAlongValues = true;
-    if (valueVaries && !keyVaries && !decayVaries && !queryVaries) {
-      if (match.valueAxis >= 0)
-        return fail("its outer product has more than one value axis");
-      match.valueAxis = a;
-    } else {
-      match.headAxes.push_back(a);
-    }
-  }
-  if (match.valueAxis < 0)
-    return fail(decayAlongValues
-                    ? "its decay varies along the value axis (the chunkwise form takes one "
-                      "decay per head or per key row)"
-                    : "its outer product has no value axis (one along which only the values "
-                      "vary)");
-  if (match.decay)
-    match.decayKind =
-        decayInvariant.contains(match.keyAxis) ? ChunkDecay::PerHead : ChunkDecay::PerKey;
-  match.matched = true;
-  return match;
+  return OuterProductMatcher(op, index, sum, decayed, product, analysis).run();
 }
 
 bool autoChunksMatrixStates(rec::RecurrenceOp op) {

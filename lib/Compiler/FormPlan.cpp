@@ -83,7 +83,7 @@ public:
     if (form == Form::Scan && !scannable && hasWork)
       refusal = "cannot take the scan form: " + analysis.whyNotScannable();
     else if (form == Form::Chunk && chunked.empty() && chunkedAttentions == 0 && hasWork)
-      refusal = "cannot take the chunk form: " + whyNotChunked;
+      refusal = "cannot take the chunked form: " + whyNotChunked;
     else if (form == Form::Newton && !newton.applies && hasWork)
       refusal = "cannot take the Newton form: " + newton.why;
     if (!refusal)

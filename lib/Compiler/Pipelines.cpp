@@ -65,7 +65,7 @@ void seqc::buildFormPipeline(OpPassManager &pm, const FormOptions &options) {
     scan.streamingWhenExpanding = form != Form::Scan;
     model.addPass(rec::createRecToScan(scan));
   }
-  model.addPass(rec::createRecHoist());
+  model.addPass(rec::createRecOutlineStateless());
   model.addPass(rec::createRecHoistMatmuls());
   if (form == Form::Newton || form == Form::Auto) {
     rec::RecToNewtonOptions newton;
@@ -109,15 +109,15 @@ void seqc::buildBufferizationPipeline(OpPassManager &pm, TargetKind target) {
 
 void seqc::buildCPULoopPipeline(OpPassManager &pm, int64_t vectorBits) {
   pm.addPass(createConvertLinearScanToLoops());
-  ConvertContractionsToTilesOptions tiles;
+  TileContractionsOptions tiles;
   tiles.vectorBits = vectorBits;
-  pm.addPass(createConvertContractionsToTiles(tiles));
+  pm.addPass(createTileContractions(tiles));
   // The forall loops become scf.parallel for the runtime; memref copies
   // that are not contiguous become loops instead of calls to MLIR's C
   // runner utilities, which a user's program does not link.
   pm.addPass(createForallToParallelLoopPass());
   pm.addPass(createConvertParallelToRuntime());
-  pm.addPass(createConvertStridedCopiesToLoops());
+  pm.addPass(createExpandStridedCopies());
   OpPassManager &function = pm.nest<func::FuncOp>();
   function.addPass(createConvertLinalgToLoopsPass());
   function.addPass(createApproximateMath());

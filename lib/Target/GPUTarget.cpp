@@ -121,7 +121,7 @@ static llvm::TargetMachine *nvptxTargetMachine(StringRef arch, int optLevel,
                                      std::nullopt, std::nullopt, level);
 }
 
-/// convert-gpu-to-nvvm turns the math that approximate-math leaves (floor,
+/// convert-gpu-to-nvvm turns the math that seqc-approximate-math leaves (floor,
 /// sqrt, fabs, ...) into calls of CUDA's libdevice (__nv_floorf, ...). Each
 /// of those has an exact PTX instruction, which LLVM's intrinsic selects, so
 /// the kernels need neither libdevice nor a CUDA installation to compile.

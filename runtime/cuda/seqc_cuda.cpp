@@ -200,7 +200,7 @@ void seqc_cuda_newton_report(int64_t iterations, int32_t converged, float residu
 void seqc_cuda_chunk_fallback_report(void) {
   const char *verbose = std::getenv("SEQC_VERBOSE");
   if (verbose && *verbose && *verbose != '0')
-    std::fprintf(stderr, "seqc: chunkwise form: a decay of this call is negative or NaN; ran the "
+    std::fprintf(stderr, "seqc: chunked form: a decay of this call is negative or NaN; ran the "
                          "recurrence sequentially\n");
 }
 

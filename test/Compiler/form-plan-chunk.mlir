@@ -94,7 +94,7 @@ rec.model @attend(%B: index, %T: index, %q: tensor<?x?x4xf32>, %k: tensor<?x?x4x
 // -----
 
 // A vector state is not a matrix state.
-// expected-error@+1 {{model 'decay' cannot take the chunk form: state 'h': it is not a matrix}}
+// expected-error@+1 {{model 'decay' cannot take the chunked form: state 'h': it is not a matrix}}
 rec.model @decay(%B: index, %T: index, %x: tensor<?x?x4xf32>, %a: tensor<4xf32>, %h_init: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x4xf32>) attributes {dims = {H = 4 : i64}, input_names = ["x"], output_names = ["y"], param_names = ["a"], state_init = array<f64: 0.000000e+00>, state_names = ["h"]} {
   %h_final, %y = rec.recurrence batch %B length %T inits(%h_init : tensor<?x4xf32>) inputs(%x : tensor<?x?x4xf32>) -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
   ^bb0(%h: tensor<4xf32>, %x_t: tensor<4xf32>):

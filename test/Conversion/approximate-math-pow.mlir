@@ -1,14 +1,14 @@
-// The GPU's powf (approximate-math{expand-pow}) against C's powf, run on
+// The GPU's powf (seqc-approximate-math{expand-pow}) against C's powf, run on
 // the host: exp(y log |x|) with the sign of an odd integer power of a
 // negative base, NaN for a fractional power of one, and x^0 = 1^y = 1 even
 // for NaN. Expected values by hand: (-2)^3 = -8, (-2)^2 = 4, (-2)^0.5 = nan,
 // 2^-1 = 0.5, 0^2 = 0, 0^-1 = inf, 1^nan = 1, nan^0 = 1,
 // 1.7^2.3 = 3.388695, (-2)^-1 = -0.5.
-// RUN: seq-opt %s --approximate-math=expand-pow --convert-math-to-llvm --convert-to-llvm \
+// RUN: seq-opt %s --seqc-approximate-math=expand-pow --convert-math-to-llvm --convert-to-llvm \
 // RUN:   | mlir-runner -e main -entry-point-result=void -shared-libs=%runner_utils \
 // RUN:   | FileCheck %s
-// RUN: seq-opt %s --approximate-math=expand-pow | FileCheck %s --check-prefix=IR
-// RUN: seq-opt %s --approximate-math | FileCheck %s --check-prefix=CPU
+// RUN: seq-opt %s --seqc-approximate-math=expand-pow | FileCheck %s --check-prefix=IR
+// RUN: seq-opt %s --seqc-approximate-math | FileCheck %s --check-prefix=CPU
 
 // CHECK: -8
 // CHECK-NEXT: 4

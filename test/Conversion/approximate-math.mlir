@@ -1,4 +1,4 @@
-// RUN: seq-opt %s -approximate-math | FileCheck %s
+// RUN: seq-opt %s -seqc-approximate-math | FileCheck %s
 
 // exp and log1p on f32 become arithmetic (no math ops, no libm calls left);
 // sqrt, which LLVM vectorises as an instruction, stays.

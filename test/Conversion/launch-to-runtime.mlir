@@ -1,4 +1,4 @@
-// RUN: seq-opt %s --convert-launch-to-seqc-runtime --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: seq-opt %s --convert-launch-to-runtime --split-input-file --verify-diagnostics | FileCheck %s
 
 // The PTX becomes a string, the module a slot for the launcher's cache, and
 // the launch a call with its arguments behind an array of pointers.

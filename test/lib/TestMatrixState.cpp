@@ -2,7 +2,7 @@
 //
 // test-matrix-state prints, for every state of every rec.recurrence, what
 // matchMatrixState finds (the decay, the key, value and head axes) or why
-// the state is not a matrix state the chunkwise form takes, as remarks that
+// the state is not a matrix state the chunked form takes, as remarks that
 // lit checks with -verify-diagnostics.
 //
 //===----------------------------------------------------------------------===//
@@ -25,13 +25,13 @@ struct TestMatrixStatePass : PassWrapper<TestMatrixStatePass, OperationPass<>> {
       for (unsigned i = 0; i < op.getNumStates(); ++i) {
         seqc::MatrixStateMatch match = seqc::matchMatrixState(op, i);
         if (!match.matched) {
-          op.emitRemark() << "state " << i << ": not chunkwise: " << match.whyNot;
+          op.emitRemark() << "state " << i << ": not chunked: " << match.whyNot;
           continue;
         }
         std::string heads;
         for (int64_t axis : match.headAxes)
           heads += (heads.empty() ? "" : " ") + std::to_string(axis);
-        op.emitRemark() << "state " << i << ": chunkwise: " << match.describe() << "; key axis "
+        op.emitRemark() << "state " << i << ": chunked: " << match.describe() << "; key axis "
                         << match.keyAxis << ", value axis " << match.valueAxis << ", heads ["
                         << heads << "]";
       }

@@ -227,7 +227,7 @@ void RecurrenceOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
       setNameFn(getResult(i), name + "_final");
   }
   // Output names live on the model, in the order rec.return takes them; a
-  // sequence that is not returned (after rec-hoist or rec-to-scan) keeps a
+  // sequence that is not returned (after rec-outline-stateless or rec-to-scan) keeps a
   // number.
   auto model = (*this)->getParentOfType<ModelOp>();
   if (!model)
@@ -241,7 +241,7 @@ void RecurrenceOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
 
 namespace {
 /// An output that yields a step input unchanged is that input's sequence:
-/// uses of the result read the input instead. rec-to-scan and rec-hoist leave
+/// uses of the result read the input instead. rec-to-scan and rec-outline-stateless leave
 /// such pass-throughs, and each would otherwise cost a copy of B x T values.
 struct ForwardInputsToOutputs : OpRewritePattern<RecurrenceOp> {
   using OpRewritePattern::OpRewritePattern;

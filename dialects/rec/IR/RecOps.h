@@ -27,7 +27,7 @@
 namespace mlir::rec {
 /// The indexing maps of an input projection over all steps, y[b, t, h] =
 /// sum_d x[b, t, d] * w[d, h] on loops (b, t, h, d): what rec-hoist-matmuls
-/// builds, one of the contractions convert-contractions-to-tiles tiles.
+/// builds, one of the contractions seqc-tile-contractions tiles.
 SmallVector<AffineMap> getProjectionIndexingMaps(MLIRContext *context);
 } // namespace mlir::rec
 

@@ -5,7 +5,7 @@
 // rec.scan is the parallel-scan form; rec.linear_scan is its destination-
 // passing twin that the CPU lowering bufferizes (on tensors, then on the
 // caller's buffers). rec.newton is the Newton form of a nonlinear recurrence:
-// the step together with its Jacobian; rec.chunked is the chunkwise form of a
+// the step together with its Jacobian; rec.chunked is the chunked form of a
 // matrix state updated by decayed outer products.
 //
 //===----------------------------------------------------------------------===//
@@ -557,10 +557,10 @@ def Rec_NewtonReportOp : Rec_Op<"newton_report", [MemoryEffects<[MemWrite]>]> {
 }
 
 def Rec_ChunkFallbackReportOp : Rec_Op<"chunk_fallback_report", [MemoryEffects<[MemWrite]>]> {
-  let summary = "says that a call of the chunk form ran its recurrence step by step";
+  let summary = "says that a call of the chunked form ran its recurrence step by step";
   let description = [{
     Emitted by `rec-to-chunked` on the path a call takes when one of its
-    decays is negative or NaN (the chunk form works on log decays). The
+    decays is negative or NaN (the chunked form works on log decays). The
     runtime prints it to stderr under `SEQC_VERBOSE`.
 
     ```mlir

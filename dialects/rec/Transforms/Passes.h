@@ -1,7 +1,9 @@
 //===- Passes.h - Rewrites of the rec dialect -----------------------------===//
 //
-// Declarations and registration of the rec passes (Passes.td): hoisting,
-// rec-to-scan, rec-to-newton and rec-expand-newton.
+// Declarations and registration of the rec passes of Passes.td: the rewrites
+// of a recurrence into its form (rec-hoist-invariants, rec-outline-stateless,
+// rec-hoist-matmuls, rec-to-scan, rec-to-chunked, rec-to-newton) and the
+// expansions of the forms (rec-expand-chunked, rec-expand-newton).
 //
 //===----------------------------------------------------------------------===//
 #ifndef REC_TRANSFORMS_PASSES_H

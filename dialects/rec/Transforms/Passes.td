@@ -9,8 +9,8 @@
 
 include "mlir/Pass/PassBase.td"
 
-def RecHoist : Pass<"rec-hoist", "::mlir::rec::ModelOp"> {
-  let summary = "moves the state-free work of a step into a time-parallel recurrence";
+def RecOutlineStateless : Pass<"rec-outline-stateless", "::mlir::rec::ModelOp"> {
+  let summary = "outlines the state-free part of a step into a stateless recurrence";
   let description = [{
     Every value of a step that depends on the step's inputs but on no state,
     and that the state-dependent part uses, is computed for all B x T steps
@@ -43,8 +43,9 @@ def RecHoistMatmuls : Pass<"rec-hoist-matmuls", "::mlir::rec::ModelOp"> {
     them are one contraction `y[b, t, h] = sum_d x[b, t, d] w[d, h]` of the
     input sequence with the transposed matrix (a `linalg.generic`: a matmul
     of B*T rows). It runs before the recurrence, and its `[B, T, H]` result
-    becomes a new step input that replaces the matvec. Run after `rec-hoist`, it turns the hoisted input
-    projections of a cell (minGRU's `Wz @ x`) into one matmul each.
+    becomes a new step input that replaces the matvec. Run after
+    `rec-outline-stateless`, it turns the outlined input projections of a
+    cell (minGRU's `Wz @ x`) into one matmul each.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect"];

@@ -15,7 +15,7 @@
 // Every exponent is a sum of log decays over steps in order, so no factor
 // grows above the products it stands for (and none underflows before they
 // do), whatever the chunk's decays. The contractions are linalg.generic ops;
-// the CPU lowering (convert-contractions-to-tiles) runs those that are
+// the CPU lowering (seqc-tile-contractions) runs those that are
 // multiply-adds with one input contiguous along the output's last axis as
 // register-tiled matmuls, so the expansions are written in that shape.
 //

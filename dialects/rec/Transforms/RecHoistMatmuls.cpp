@@ -4,7 +4,7 @@
 // param, or work on params) does B x T matrix-vector products, each reading
 // the whole matrix. The same products are one contraction of the input
 // sequence [B, T, D] with the matrix, a matmul of B*T rows, which a tiled
-// kernel (convert-contractions-to-tiles) computes reading the matrix once
+// kernel (seqc-tile-contractions) computes reading the matrix once
 // per tile of rows.
 // The matmul runs before the recurrence, and its result comes back in as a
 // new step input; the matrix is transposed once so that the kernel reads it

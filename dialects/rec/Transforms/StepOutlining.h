@@ -1,6 +1,6 @@
 //===- StepOutlining.h - Moving parts of a step into their own recurrence -===//
 //
-// What rec-hoist and rec-to-scan share: computing some state-free values of a
+// What rec-outline-stateless and rec-to-scan share: computing some state-free values of a
 // step for all steps at once, as a new stateless recurrence over the same
 // inputs.
 //

@@ -1,4 +1,4 @@
-//===- AttentionAnalysis.h - Attention the chunkwise form takes -----------===//
+//===- AttentionAnalysis.h - Attention the chunked form takes -----------===//
 //
 // Decides whether a step's rec.attention can leave its recurrence for a
 // rec.chunked_attention: the kernel computes every step's output at once, so

@@ -1,4 +1,4 @@
-//===- MatrixStateAnalysis.h - Matrix states the chunkwise form takes ----===//
+//===- MatrixStateAnalysis.h - Matrix states the chunked form takes ----===//
 //
 // Recognises, in a rec.recurrence, a matrix state updated by a decayed outer
 // product and read only through a contraction with a query:
@@ -12,7 +12,7 @@
 // Gated DeltaNet). The key axis is the one the
 // read contracts; the value axis the one along which the factor that varies
 // with the key does not vary; every other axis is a head axis. The
-// chunkwise form (rec-to-chunked), --emit forms and its tests read this one
+// chunked form (rec-to-chunked), --emit forms and its tests read this one
 // match, so the decision and the rewrite cannot disagree.
 //
 //===----------------------------------------------------------------------===//
@@ -73,7 +73,7 @@ struct MatrixStateMatch {
 /// The match for state `index` of `op`.
 MatrixStateMatch matchMatrixState(mlir::rec::RecurrenceOp op, unsigned index);
 
-/// Whether `--form auto` takes the chunk form for the matrix states of `op`
+/// Whether `--form auto` takes the chunked form for the matrix states of `op`
 /// (on the CPU): at least one state matches, every other state is
 /// elementwise-affine (scanned beside them), and the step holds no
 /// attention. Otherwise auto leaves the cell to its other rules.

@@ -3,8 +3,8 @@
 // The one classification of a rec.recurrence that the rewrites, --emit forms
 // and -v all read: for each state, whether its update is affine in itself with
 // an elementwise coefficient (the scan form), linear but through contractions
-// (the delta rule: the chunkwise form), or nonlinear (the Newton form); and
-// which operations of the step depend on no state at all (what rec-hoist moves
+// (the delta rule: the chunked form), or nonlinear (the Newton form); and
+// which operations of the step depend on no state at all (what rec-outline-stateless moves
 // out). The affine decomposition that proves a state scannable is also what
 // rec-to-scan uses to build the coefficient and the offset, so the decision and
 // the rewrite cannot disagree.
@@ -52,7 +52,7 @@ struct AffineParts {
 
 class RecurrenceAnalysis {
 public:
-  /// With `chunkedAttentionIsInput`, an attention that the chunkwise form
+  /// With `chunkedAttentionIsInput`, an attention that the chunked form
   /// takes out of the step (matchAttention) counts as an input of the step,
   /// as it will be once rec-to-chunked has run: the states that read its
   /// output are classified as the rest of the cell will be.
@@ -60,7 +60,7 @@ public:
 
   mlir::rec::RecurrenceOp getRecurrence() const { return recurrence; }
   llvm::ArrayRef<StateInfo> getStates() const { return states; }
-  /// True when the step holds a rec.attention (one the chunkwise form does
+  /// True when the step holds a rec.attention (one the chunked form does
   /// not take, with `chunkedAttentionIsInput`), whose key/value history is a
   /// state of its own.
   bool hasImplicitState() const { return implicitState; }
@@ -80,7 +80,7 @@ public:
   /// than it came from: a broadcast of a step value (Mamba's
   /// `delta[:, None]`), or computed elementwise from one. Materialising such a
   /// value for all B x T steps costs more memory traffic than recomputing it
-  /// inside the step, so rec-hoist hoists what it is computed from instead,
+  /// inside the step, so rec-outline-stateless hoists what it is computed from instead,
   /// and the scan form is not chosen when its coefficients are such values.
   bool isExpansion(mlir::Value value) const;
 

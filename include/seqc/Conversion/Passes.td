@@ -54,7 +54,7 @@ def ConvertLinearScanToLoops : Pass<"convert-linear-scan-to-loops", "::mlir::Mod
                            "::mlir::vector::VectorDialect"];
 }
 
-def ConvertContractionsToTiles : Pass<"convert-contractions-to-tiles", "::mlir::ModuleOp"> {
+def TileContractions : Pass<"seqc-tile-contractions", "::mlir::ModuleOp"> {
   let summary = "lowers f32 contractions on buffers to register-tiled loops";
   let description = [{
     A `linalg.generic` on f32 buffers with body `out + in0 * in1`, one
@@ -106,7 +106,7 @@ def ConvertParallelToRuntime : Pass<"convert-parallel-to-runtime", "::mlir::Modu
                            "::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect"];
 }
 
-def ConvertStridedCopiesToLoops : Pass<"convert-strided-copies-to-loops"> {
+def ExpandStridedCopies : Pass<"seqc-expand-strided-copies"> {
   let summary = "memref.copy of non-contiguous buffers as loops";
   let description = [{
     A `memref.copy` whose source or target is not a contiguous row-major
@@ -133,7 +133,7 @@ def FuseElementwise : Pass<"seqc-fuse-elementwise"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"];
 }
 
-def ApproximateMath : Pass<"approximate-math"> {
+def ApproximateMath : Pass<"seqc-approximate-math"> {
   let summary = "f32 transcendental functions as polynomials, so their loops vectorise";
   let description = [{
     Rewrites `math.exp`, `log`, `log1p`, `tanh`, `erf` and their kin on f32
@@ -266,7 +266,7 @@ def ConvertParallelToGPU : Pass<"convert-parallel-to-gpu", "::mlir::ModuleOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
-def ConvertLaunchToRuntime : Pass<"convert-launch-to-seqc-runtime", "::mlir::ModuleOp"> {
+def ConvertLaunchToRuntime : Pass<"convert-launch-to-runtime", "::mlir::ModuleOp"> {
   let summary = "lowers gpu.launch_func of a PTX gpu.binary to calls of the seqc CUDA launcher";
   let description = [{
     Runs after `gpu-to-llvm`, on host code in the LLVM dialect. The PTX of

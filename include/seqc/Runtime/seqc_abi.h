@@ -65,7 +65,7 @@ int64_t seqc_num_threads(void);
 /* After a Newton solve: its iterations, whether it converged, its last
  * residual (printed under SEQC_VERBOSE). */
 void seqc_newton_report(int64_t iterations, int32_t converged, float residual);
-/* The chunk form ran the sequential recurrence: a decay of the call was
+/* The chunked form ran the sequential recurrence: a decay of the call was
  * negative or NaN (printed under SEQC_VERBOSE). */
 void seqc_chunk_fallback_report(void);
 /* Upstream MLIR's generic allocation functions

@@ -20,7 +20,7 @@
 namespace seqc {
 
 /// Bits of the host's vector registers (128, 256 or 512), for the register
-/// tiles of convert-contractions-to-tiles: the kernels are built for the
+/// tiles of seqc-tile-contractions: the kernels are built for the
 /// host.
 int64_t hostVectorBits();
 

@@ -1,6 +1,6 @@
 //===- ApproximateMath.cpp - Vectorisable f32 transcendental functions ----===//
 //
-// approximate-math: exp, log1p and tanh sit in the inner loops of gates
+// seqc-approximate-math: exp, log1p and tanh sit in the inner loops of gates
 // (sigmoid, softplus, Mamba's discretisation). As libm calls they keep those
 // loops scalar; as MLIR's polynomial approximations they are arithmetic that
 // LLVM vectorises.

@@ -1,6 +1,6 @@
 //===- LaunchToRuntime.cpp - gpu.launch_func to the seqc CUDA launcher ---===//
 //
-// convert-launch-to-seqc-runtime: after gpu-to-llvm the host code is in the
+// convert-launch-to-runtime: after gpu-to-llvm the host code is in the
 // LLVM dialect except for gpu.launch_func (its operands already LLVM values)
 // and the gpu.binary holding the PTX. Each binary becomes a constant string
 // and a module slot; each launch a call of

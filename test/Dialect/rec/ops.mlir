@@ -87,7 +87,7 @@ rec.model @scanned(%B: index, %T: index, %a: tensor<?x?x4xf32>, %b: tensor<?x?x4
   rec.return %hs, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
 }
 
-// The chunkwise form of a matrix state.
+// The chunked form of a matrix state.
 // CHECK-LABEL: func.func @chunked
 // CHECK: %[[R:.*]], %[[F:.*]] = rec.chunked %arg0, %arg1, %arg2, log_decays %arg3, init %arg4 {chunk_size = 32 : i64} : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
 // CHECK: return %[[R]], %[[F]]
@@ -99,7 +99,7 @@ func.func @chunked(%q: tensor<?x?x2x8xf32>, %k: tensor<?x?x2x8xf32>, %v: tensor<
   return %r, %sT : tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
 }
 
-// The chunkwise form of a delta-rule state.
+// The chunked form of a delta-rule state.
 // CHECK-LABEL: func.func @chunked_delta
 // CHECK: %[[R:.*]], %[[F:.*]] = rec.chunked_delta %arg0, %arg1, %arg2, %arg3, log_decays %arg4, init %arg5 {chunk_size = 32 : i64} : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
 // CHECK: return %[[R]], %[[F]]
@@ -171,7 +171,7 @@ func.func @newton_forms(%B: index, %T: index, %h0: tensor<?x4xf32>, %xs: tensor<
 }
 
 // What a kernel asks of its runtime: the thread count, and the reports of
-// the Newton and chunk forms.
+// the Newton and chunked forms.
 // CHECK-LABEL: func.func @runtime_queries
 // CHECK: %[[N:.*]] = rec.thread_count : i64
 // CHECK: rec.newton_report %{{.*}}, %{{.*}}, %{{.*}}

@@ -1,4 +1,4 @@
-// RUN: seq-opt %s -convert-strided-copies-to-loops | FileCheck %s
+// RUN: seq-opt %s -seqc-expand-strided-copies | FileCheck %s
 
 // A copy out of a strided view (one time step of a [B, T, H] sequence)
 // becomes linalg.copy; a copy between contiguous buffers stays a memref.copy

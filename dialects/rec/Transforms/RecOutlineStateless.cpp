@@ -1,8 +1,8 @@
-//===- RecHoist.cpp - State-free work of a step, done for all steps at once ===//
+//===- RecOutlineStateless.cpp - A step's state-free part, outlined ------===//
 //
-// A value of the step that depends on the step's inputs but on no state is
-// the same whether it is computed inside the sequential loop or before it, for
-// every (b, t) at once. Computing it before turns per-step work (projections,
+// rec-outline-stateless: a value of the step that depends on the step's
+// inputs but on no state is the same whether it is computed inside the
+// sequential loop or before it, for every (b, t) at once. Computing it before turns per-step work (projections,
 // gates) into time-parallel work and leaves the recurrence only what must be
 // sequential.
 //
@@ -16,7 +16,7 @@
 #include "mlir/Transforms/RegionUtils.h"
 
 namespace mlir::rec {
-#define GEN_PASS_DEF_RECHOIST
+#define GEN_PASS_DEF_RECOUTLINESTATELESS
 #include "Passes.h.inc"
 
 namespace {
@@ -48,7 +48,7 @@ bool dependsOnStepInput(Value value, Block &body, unsigned nState,
   return result;
 }
 
-struct RecHoistPass : impl::RecHoistBase<RecHoistPass> {
+struct RecOutlineStatelessPass : impl::RecOutlineStatelessBase<RecOutlineStatelessPass> {
   void runOnOperation() override {
     SmallVector<RecurrenceOp> recurrences;
     getOperation().walk([&](RecurrenceOp op) {

@@ -1,6 +1,6 @@
-//===- StridedCopiesToLoops.cpp - Non-contiguous memref.copy as loops -----===//
+//===- ExpandStridedCopies.cpp - Non-contiguous memref.copy as loops -----===//
 //
-// convert-strided-copies-to-loops: the LLVM lowering of memref.copy handles
+// seqc-expand-strided-copies: the LLVM lowering of memref.copy handles
 // contiguous buffers with memcpy and everything else with a call into MLIR's
 // C runner utilities, which generated objects must not need. Bufferization
 // produces strided copies wherever a slice of a sequence is copied (the
@@ -15,7 +15,7 @@
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 
 namespace seqc {
-#define GEN_PASS_DEF_CONVERTSTRIDEDCOPIESTOLOOPS
+#define GEN_PASS_DEF_EXPANDSTRIDEDCOPIES
 #include "seqc/Conversion/Passes.h.inc"
 } // namespace seqc
 
@@ -29,8 +29,8 @@ bool lowersToMemcpy(Type type) {
                     memref::isStaticShapeAndContiguousRowMajor(memref));
 }
 
-struct ConvertStridedCopiesToLoopsPass
-    : seqc::impl::ConvertStridedCopiesToLoopsBase<ConvertStridedCopiesToLoopsPass> {
+struct ExpandStridedCopiesPass
+    : seqc::impl::ExpandStridedCopiesBase<ExpandStridedCopiesPass> {
   void runOnOperation() override {
     SmallVector<memref::CopyOp> copies;
     getOperation()->walk([&](memref::CopyOp copy) {

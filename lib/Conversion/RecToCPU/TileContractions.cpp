@@ -1,6 +1,6 @@
-//===- ContractionsToTiles.cpp - f32 contractions as register-tiled loops -===//
+//===- TileContractions.cpp - f32 contractions as register-tiled loops -===//
 //
-// convert-contractions-to-tiles: a contraction on buffers,
+// seqc-tile-contractions: a contraction on buffers,
 //   C[.., m, .., n] += sum_r A[.., m, .., r, ..] * B[.., r, .., n],
 // becomes loops around a register tile of 6 rows of m x 2 vectors of n:
 // the 12 accumulators stay in registers while r runs, so each vector of B
@@ -9,7 +9,7 @@
 // of B and a broadcast fill 16 registers); a 4 x 2 tile of 16-lane vectors
 // in the first version split into 16 AVX2 accumulators and spilled.
 // The hoisted projections (m = steps, n = channels, r = model width) and
-// the matmuls inside a chunk of the chunk form are such contractions.
+// the matmuls inside a chunk of the chunked form are such contractions.
 // convert-linalg-to-loops would compute one output at a time instead, its
 // sum over r through memory or across vector lanes.
 //
@@ -25,7 +25,7 @@
 #include "mlir/IR/Matchers.h"
 
 namespace seqc {
-#define GEN_PASS_DEF_CONVERTCONTRACTIONSTOTILES
+#define GEN_PASS_DEF_TILECONTRACTIONS
 #include "seqc/Conversion/Passes.h.inc"
 } // namespace seqc
 
@@ -285,13 +285,13 @@ struct TileLowering {
   }
 };
 
-struct ConvertContractionsToTilesPass
-    : seqc::impl::ConvertContractionsToTilesBase<ConvertContractionsToTilesPass> {
-  using ConvertContractionsToTilesBase::ConvertContractionsToTilesBase;
+struct TileContractionsPass
+    : seqc::impl::TileContractionsBase<TileContractionsPass> {
+  using TileContractionsBase::TileContractionsBase;
 
   void runOnOperation() override {
     if (vectorBits < 32 || vectorBits % 32) {
-      getOperation().emitError() << "convert-contractions-to-tiles: vector-bits must be a "
+      getOperation().emitError() << "seqc-tile-contractions: vector-bits must be a "
                                     "positive multiple of 32, not "
                                  << static_cast<int64_t>(vectorBits);
       return signalPassFailure();

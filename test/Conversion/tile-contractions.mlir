@@ -1,8 +1,8 @@
-// RUN: seq-opt %s -convert-contractions-to-tiles -split-input-file | FileCheck %s
-// RUN: seq-opt %s -convert-contractions-to-tiles=vector-bits=512 -split-input-file | FileCheck %s --check-prefix=WIDE
-// RUN: not seq-opt %s -convert-contractions-to-tiles=vector-bits=48 -split-input-file 2>&1 | FileCheck %s --check-prefix=BITS
+// RUN: seq-opt %s -seqc-tile-contractions -split-input-file | FileCheck %s
+// RUN: seq-opt %s -seqc-tile-contractions=vector-bits=512 -split-input-file | FileCheck %s --check-prefix=WIDE
+// RUN: not seq-opt %s -seqc-tile-contractions=vector-bits=48 -split-input-file 2>&1 | FileCheck %s --check-prefix=BITS
 
-// BITS: error: convert-contractions-to-tiles: vector-bits must be a positive multiple of 32, not 48
+// BITS: error: seqc-tile-contractions: vector-bits must be a positive multiple of 32, not 48
 
 #x = affine_map<(b, t, h, d) -> (b, t, d)>
 #w = affine_map<(b, t, h, d) -> (d, h)>

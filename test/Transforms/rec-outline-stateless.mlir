@@ -1,4 +1,4 @@
-// RUN: seq-opt %s -split-input-file -pass-pipeline='builtin.module(rec.model(rec-hoist,canonicalize))' | FileCheck %s
+// RUN: seq-opt %s -split-input-file -pass-pipeline='builtin.module(rec.model(rec-outline-stateless,canonicalize))' | FileCheck %s
 
 // The projection and the gate depend on the input alone: they run for all
 // steps in a stateless recurrence first; the sequential one reads them.
