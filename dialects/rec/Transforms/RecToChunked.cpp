@@ -400,31 +400,33 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
     return nullptr;
   }
 
-  /// Returns the rest of the recurrence.
-  RecurrenceOp rewrite(RecurrenceOp recurrence, const seqc::MatrixStateMatch &match) {
-    Block &body = recurrence.getBody();
-    Location loc = recurrence.getLoc();
-    unsigned index = match.state;
-    auto yield = cast<YieldOp>(body.getTerminator());
-    auto stateType = cast<RankedTensorType>(body.getArgument(index).getType());
-    ArrayRef<int64_t> stateShape = stateType.getShape();
-    int64_t rank = stateType.getRank();
+  /// The layouts of a matrix state's parts: keys (and queries, decays,
+  /// corrections) over [heads, key], values over [heads, value], the state
+  /// over [heads, key, value].
+  struct StateLayouts {
+    Layout keys, values, full;
+  };
+
+  static StateLayouts layoutsOf(const seqc::MatrixStateMatch &match, int64_t rank) {
     Layout keyLayout = layoutWithout(match, rank, match.valueAxis, match.keyAxis);
     Layout valueLayout = layoutWithout(match, rank, match.keyAxis, match.valueAxis);
     Layout fullLayout{llvm::to_vector(llvm::seq<int64_t>(0, rank)), {}, keyLayout.numHeads};
     fullLayout.order.assign(match.headAxes.begin(), match.headAxes.end());
     fullLayout.order.push_back(match.keyAxis);
     fullLayout.order.push_back(match.valueAxis);
+    return {keyLayout, valueLayout, fullLayout};
+  }
 
-    // Under auto-rule, calls shorter than seqc::kAutoChunkMinChunks chunks
-    // run a copy of the recurrence as it is, before any of the chunked
-    // path's work.
-    int64_t chunk = autoRule ? seqc::autoChunkSize(recurrence, match, chunkSize) : chunkSize;
-    if (autoRule)
-      guardByLength(recurrence, seqc::kAutoChunkMinChunks * chunk);
+  /// The canonical per-step parts, written in the step before `b`'s
+  /// insertion point: queries, keys, values, then the decays (when there
+  /// are) and the delta rule's corrections (when it is one).
+  struct StepParts {
+    SmallVector<Value> values;
+    unsigned decay, correction;
+  };
 
-    // The canonical per-step parts, in the step, then for all steps.
-    OpBuilder b(yield);
+  static StepParts canonicalParts(OpBuilder &b, Location loc, const seqc::MatrixStateMatch &match,
+                                  const StateLayouts &layouts) {
     Value keyFactor = match.keyFactor, valueFactor = match.valueFactor;
     if (match.deltaRule) {
       keyFactor = match.keyFactors.front();
@@ -436,75 +438,114 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
       valueFactor = spreadLikeDifference(b, match, match.deltaValues);
     }
     Value keys = toCanonical(b, loc, dropInvariantAxis(b, loc, keyFactor, match.valueAxis),
-                             keyLayout, 0);
-    Value values =
-        toCanonical(b, loc, dropInvariantAxis(b, loc, valueFactor, match.keyAxis), valueLayout, 0);
-    Value queries = toCanonical(b, loc, queryOverKeyAxes(b, match, keyLayout), keyLayout, 0);
-    SmallVector<Value> parts = {queries, keys, values};
-    unsigned decayPart = parts.size();
+                             layouts.keys, 0);
+    Value values = toCanonical(b, loc, dropInvariantAxis(b, loc, valueFactor, match.keyAxis),
+                               layouts.values, 0);
+    Value queries = toCanonical(b, loc, queryOverKeyAxes(b, match, layouts.keys), layouts.keys, 0);
+    StepParts parts{{queries, keys, values}, 0, 0};
+    parts.decay = parts.values.size();
     if (match.decay)
-      parts.push_back(toCanonical(b, loc, dropInvariantAxis(b, loc, match.decay, match.valueAxis),
-                                  keyLayout, 0));
-    unsigned correctionPart = parts.size();
-    if (match.deltaRule) {
-      // The delta rule's w, with its scale c folded in (c S^T w = S^T (c w)).
-      linalg::LinalgOp correction = match.correction;
-      OpOperand *oldOperand = correction.getDpsInputOperand(
-          match.correctionKey == correction.getDpsInputOperand(0) ? 1 : 0);
-      Value corrections = operandOverKeyAxes(b, correction, oldOperand,
-                                             match.correctionKey, keyLayout);
-      if (match.correctionScale)
-        corrections = arith::MulFOp::create(
-            b, loc, corrections,
-            dropInvariantAxis(b, loc, spreadLikeDifference(b, match, match.correctionScale),
-                              match.valueAxis));
-      parts.push_back(toCanonical(b, loc, corrections, keyLayout, 0));
-    }
-    SmallVector<Value> sequences = outlineStateFreeValues(b, recurrence, parts);
+      parts.values.push_back(toCanonical(
+          b, loc, dropInvariantAxis(b, loc, match.decay, match.valueAxis), layouts.keys, 0));
+    parts.correction = parts.values.size();
+    if (match.deltaRule)
+      parts.values.push_back(corrections(b, loc, match, layouts.keys));
+    return parts;
+  }
 
-    b.setInsertionPoint(recurrence);
-    Value logDecays;
-    scf::IfOp positive;
-    if (match.decay) {
-      Value decays = sequences[decayPart];
-      positive = scf::IfOp::create(b, loc, recurrence.getResultTypes(),
-                                   allNonNegative(b, loc, decays), /*withElseRegion=*/true);
-      // The original recurrence runs when a decay is negative.
-      OpBuilder otherwise = OpBuilder::atBlockEnd(positive.elseBlock());
-      ChunkFallbackReportOp::create(otherwise, loc);
-      recurrence->moveBefore(positive.elseBlock(), positive.elseBlock()->end());
-      otherwise.setInsertionPointToEnd(positive.elseBlock());
-      scf::YieldOp::create(otherwise, loc, recurrence.getResults());
-      b.setInsertionPointToStart(positive.thenBlock());
-      Value logs = math::LogOp::create(b, loc, decays);
-      logDecays = arith::MaximumFOp::create(b, loc, logs, splatLike(b, loc, logs, kMinLogDecay));
-    } else {
-      logDecays = splatLike(b, loc, sequences[1], 0.0);
-    }
+  /// The delta rule's w, with its scale c folded in (c S^T w = S^T (c w)).
+  static Value corrections(OpBuilder &b, Location loc, const seqc::MatrixStateMatch &match,
+                           const Layout &keyLayout) {
+    linalg::LinalgOp correction = match.correction;
+    OpOperand *oldOperand = correction.getDpsInputOperand(
+        match.correctionKey == correction.getDpsInputOperand(0) ? 1 : 0);
+    Value corrections =
+        operandOverKeyAxes(b, correction, oldOperand, match.correctionKey, keyLayout);
+    if (match.correctionScale)
+      corrections = arith::MulFOp::create(
+          b, loc, corrections,
+          dropInvariantAxis(b, loc, spreadLikeDifference(b, match, match.correctionScale),
+                            match.valueAxis));
+    return toCanonical(b, loc, corrections, keyLayout, 0);
+  }
 
-    Value init = toCanonical(b, loc, recurrence.getInits()[index], fullLayout, 1);
-    Value reads, finalState;
+  /// The log decays the chunked op takes: with decays, under a guard that
+  /// they are all non-negative (`positive`, whose else-branch runs the
+  /// original recurrence after reporting it), floored at kMinLogDecay; zero
+  /// without. `b` is left where the chunked path goes.
+  static Value logDecaysOf(OpBuilder &b, Location loc, RecurrenceOp recurrence,
+                           const seqc::MatrixStateMatch &match, ArrayRef<Value> sequences,
+                           unsigned decayPart, scf::IfOp &positive) {
+    if (!match.decay)
+      return splatLike(b, loc, sequences[1], 0.0);
+    Value decays = sequences[decayPart];
+    positive = scf::IfOp::create(b, loc, recurrence.getResultTypes(),
+                                 allNonNegative(b, loc, decays), /*withElseRegion=*/true);
+    OpBuilder otherwise = OpBuilder::atBlockEnd(positive.elseBlock());
+    ChunkFallbackReportOp::create(otherwise, loc);
+    recurrence->moveBefore(positive.elseBlock(), positive.elseBlock()->end());
+    otherwise.setInsertionPointToEnd(positive.elseBlock());
+    scf::YieldOp::create(otherwise, loc, recurrence.getResults());
+    b.setInsertionPointToStart(positive.thenBlock());
+    Value logs = math::LogOp::create(b, loc, decays);
+    return arith::MaximumFOp::create(b, loc, logs, splatLike(b, loc, logs, kMinLogDecay));
+  }
+
+  /// rec.chunked or rec.chunked_delta on the sequences: its reads and final
+  /// state.
+  static std::pair<Value, Value> createChunkedOp(OpBuilder &b, Location loc,
+                                                 const seqc::MatrixStateMatch &match,
+                                                 const StepParts &parts,
+                                                 ArrayRef<Value> sequences, Value logDecays,
+                                                 Value init, int64_t chunk) {
     if (match.deltaRule) {
       auto chunked =
-          ChunkedDeltaOp::create(b, loc, sequences[0], sequences[1], sequences[correctionPart],
+          ChunkedDeltaOp::create(b, loc, sequences[0], sequences[1], sequences[parts.correction],
                                  sequences[2], logDecays, init, chunk);
-      reads = chunked.getReads();
-      finalState = chunked.getFinalState();
-    } else {
-      auto chunked = ChunkedOp::create(b, loc, sequences[0], sequences[1], sequences[2],
-                                       logDecays, init, chunk);
-      reads = chunked.getReads();
-      finalState = chunked.getFinalState();
+      return {chunked.getReads(), chunked.getFinalState()};
     }
+    auto chunked =
+        ChunkedOp::create(b, loc, sequences[0], sequences[1], sequences[2], logDecays, init, chunk);
+    return {chunked.getReads(), chunked.getFinalState()};
+  }
+
+  /// Returns the rest of the recurrence.
+  RecurrenceOp rewrite(RecurrenceOp recurrence, const seqc::MatrixStateMatch &match) {
+    Block &body = recurrence.getBody();
+    Location loc = recurrence.getLoc();
+    unsigned index = match.state;
+    auto stateType = cast<RankedTensorType>(body.getArgument(index).getType());
+    ArrayRef<int64_t> stateShape = stateType.getShape();
+    int64_t rank = stateType.getRank();
+    StateLayouts layouts = layoutsOf(match, rank);
+
+    // Under auto-rule, calls shorter than seqc::kAutoChunkMinChunks chunks
+    // run a copy of the recurrence as it is, before any of the chunked
+    // path's work.
+    int64_t chunk = autoRule ? seqc::autoChunkSize(recurrence, match, chunkSize) : chunkSize;
+    if (autoRule)
+      guardByLength(recurrence, seqc::kAutoChunkMinChunks * chunk);
+
+    // The canonical per-step parts, in the step, then for all steps.
+    OpBuilder b(body.getTerminator());
+    StepParts parts = canonicalParts(b, loc, match, layouts);
+    SmallVector<Value> sequences = outlineStateFreeValues(b, recurrence, parts.values);
+
+    b.setInsertionPoint(recurrence);
+    scf::IfOp positive;
+    Value logDecays = logDecaysOf(b, loc, recurrence, match, sequences, parts.decay, positive);
+    Value init = toCanonical(b, loc, recurrence.getInits()[index], layouts.full, 1);
+    auto [reads, finalState] =
+        createChunkedOp(b, loc, match, parts, sequences, logDecays, init, chunk);
     SmallVector<int64_t> allAxes = llvm::to_vector(llvm::seq<int64_t>(0, rank));
-    Value final = fromCanonical(b, loc, finalState, fullLayout, 1, stateShape, allAxes);
+    Value final = fromCanonical(b, loc, finalState, layouts.full, 1, stateShape, allAxes);
 
     // The rest of the recurrence, reading the state through its reads.
     linalg::LinalgOp stateRead = match.read;
     RecurrenceOp rest = withSequenceInput(
         b, recurrence, index, reads, stateRead,
         [&](OpBuilder &r, IRMapping &mapping, Value read) {
-          return readFromCanonical(r, loc, match, valueLayout, stateShape, read,
+          return readFromCanonical(r, loc, match, layouts.values, stateShape, read,
                                    mapping.lookupOrDefault(stateRead.getDpsInits()[0]));
         });
 
