@@ -103,6 +103,11 @@ void seqc::buildBufferizationPipeline(OpPassManager &pm, TargetKind target) {
   bufferize.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   addCleanup(pm);
+  // A step's temporaries are allocated once per loop, not at every step
+  // (each would be a malloc and a free per time step); what a step yields
+  // stays allocated per step.
+  if (target == TargetKind::Cpu)
+    pm.nest<func::FuncOp>().addPass(bufferization::createBufferLoopHoistingPass());
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createCanonicalizerPass());
 }
@@ -208,6 +213,12 @@ void seqc::registerSeqcPipelines() {
           buildAutoAttentionPipeline(pm, forms);
         buildFormPipeline(pm, forms);
       });
+  PassPipelineRegistration<>("seqc-cpu-bufferization",
+                             "seqc's CPU lowering from the forms to loops over buffers",
+                             [](OpPassManager &pm) {
+                               buildExpansionPipeline(pm);
+                               buildBufferizationPipeline(pm, TargetKind::Cpu);
+                             });
   PassPipelineRegistration<CPULoweringOptions>(
       "seqc-cpu-lowering", "seqc's CPU lowering from the forms to the LLVM dialect",
       [](OpPassManager &pm, const CPULoweringOptions &options) {
