@@ -188,17 +188,51 @@ Value broadcastSource(linalg::BroadcastOp broadcast) {
   return source.getType() == broadcast.getInput().getType() ? source : Value();
 }
 
-/// S' = D * S + product, where product reads the old state: the delta rule
-/// S' = D * S + k (v - c * S^T w)^T, D and c per head. Each step of the
-/// match fails with the reason the step's IR is not the delta rule.
-class DeltaRuleMatcher {
-public:
-  DeltaRuleMatcher(rec::RecurrenceOp op, unsigned index, Value decayed, Value product,
-                   const RecurrenceAnalysis &analysis)
+/// What the two matchers of a matrix state's update S' = D * S + product
+/// share: the state, the two terms of its update, and the decay D. The
+/// derived matcher says how a failure reads (`fail`).
+template <typename Derived>
+class UpdateMatcher {
+protected:
+  UpdateMatcher(rec::RecurrenceOp op, unsigned index, Value decayed, Value product,
+                const RecurrenceAnalysis &analysis)
       : op(op), body(op.getBody()), old(body.getArgument(index)), index(index),
         rank(cast<RankedTensorType>(old.getType()).getRank()), decayed(decayed),
         product(product), analysis(analysis) {
     match.state = index;
+  }
+
+  /// D is 1 (no multiplication) or a factor that reads no state.
+  bool matchDecay() {
+    if (decayed == old)
+      return true;
+    auto mul = decayed.getDefiningOp<arith::MulFOp>();
+    match.decay = mul.getLhs() == old ? mul.getRhs() : mul.getLhs();
+    if (!analysis.isStateIndependent(match.decay))
+      return static_cast<Derived *>(this)->fail("its decay depends on a state");
+    return true;
+  }
+
+  rec::RecurrenceOp op;
+  Block &body;
+  Value old;
+  unsigned index;
+  int64_t rank;
+  Value decayed, product;
+  const RecurrenceAnalysis &analysis;
+  MatrixStateMatch match;
+};
+
+/// S' = D * S + product, where product reads the old state: the delta rule
+/// S' = D * S + k (v - c * S^T w)^T, D and c per head. Each step of the
+/// match fails with the reason the step's IR is not the delta rule.
+class DeltaRuleMatcher : UpdateMatcher<DeltaRuleMatcher> {
+  friend UpdateMatcher<DeltaRuleMatcher>;
+
+public:
+  DeltaRuleMatcher(rec::RecurrenceOp op, unsigned index, Value decayed, Value product,
+                   const RecurrenceAnalysis &analysis)
+      : UpdateMatcher(op, index, decayed, product, analysis) {
     match.deltaRule = true;
   }
 
@@ -217,16 +251,6 @@ private:
     return false;
   }
   bool notTheDifference() { return fail("the factor that reads the state is not v - c * S^T w"); }
-
-  bool matchDecay() {
-    if (decayed == old)
-      return true;
-    auto mul = decayed.getDefiningOp<arith::MulFOp>();
-    match.decay = mul.getLhs() == old ? mul.getRhs() : mul.getLhs();
-    if (!analysis.isStateIndependent(match.decay))
-      return fail("its decay depends on a state");
-    return true;
-  }
 
   /// What is added: broadcasts, one of them of v - c * S^T w.
   bool matchAddedFactors() {
@@ -393,14 +417,6 @@ private:
     return true;
   }
 
-  rec::RecurrenceOp op;
-  Block &body;
-  Value old;
-  unsigned index;
-  int64_t rank;
-  Value decayed, product;
-  const RecurrenceAnalysis &analysis;
-  MatrixStateMatch match;
   linalg::BroadcastOp valueBroadcast;
   Value correction;
   OpOperand *oldOperand = nullptr;
@@ -421,15 +437,13 @@ namespace {
 
 /// S' = D * S + a b^T with a and b broadcasts: the decayed outer product.
 /// Each step of the match fails with the reason the step's IR is not one.
-class OuterProductMatcher {
+class OuterProductMatcher : UpdateMatcher<OuterProductMatcher> {
+  friend UpdateMatcher<OuterProductMatcher>;
+
 public:
   OuterProductMatcher(rec::RecurrenceOp op, unsigned index, arith::AddFOp sum, Value decayed,
                       Value product, const RecurrenceAnalysis &analysis)
-      : op(op), body(op.getBody()), old(body.getArgument(index)), index(index),
-        rank(cast<RankedTensorType>(old.getType()).getRank()), sum(sum), decayed(decayed),
-        product(product), analysis(analysis) {
-    match.state = index;
-  }
+      : UpdateMatcher(op, index, decayed, product, analysis), sum(sum) {}
 
   MatrixStateMatch run() {
     match.matched = matchDecay() && checkStateUses() && matchOuterProduct() &&
@@ -441,16 +455,6 @@ private:
   bool fail(const std::string &why) {
     match.whyNot = why;
     return false;
-  }
-
-  bool matchDecay() {
-    if (decayed == old)
-      return true;
-    auto mul = decayed.getDefiningOp<arith::MulFOp>();
-    match.decay = mul.getLhs() == old ? mul.getRhs() : mul.getLhs();
-    if (!analysis.isStateIndependent(match.decay))
-      return fail("its decay depends on a state");
-    return true;
   }
 
   /// The old state feeds only the update.
@@ -532,15 +536,7 @@ private:
     return true;
   }
 
-  rec::RecurrenceOp op;
-  Block &body;
-  Value old;
-  unsigned index;
-  int64_t rank;
   arith::AddFOp sum;
-  Value decayed, product;
-  const RecurrenceAnalysis &analysis;
-  MatrixStateMatch match;
   arith::MulFOp outer;
   std::optional<llvm::SmallDenseSet<int64_t>> factorA, factorB;
   const llvm::SmallDenseSet<int64_t> *keyInvariant = nullptr, *valueInvariant = nullptr;
