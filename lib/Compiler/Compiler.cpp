@@ -287,6 +287,13 @@ FailureOr<CompiledOutput> Compilation::run() {
   }
   if (failed(generateRec()))
     return failure();
+  if (emit != EmitKind::Rec && options.backward && options.target == TargetKind::Cpu) {
+    if (failed(runPhase("backward: derive", buildBackwardPipeline)))
+      return failure();
+    for (auto model : ir->getOps<rec::ModelOp>())
+      if (auto why = model->getAttrOfType<StringAttr>("rec.no_backward"))
+        output.noBackward += (model.getSymName() + ": " + why.getValue() + "\n").str();
+  }
   if (emit == EmitKind::Rec || emit == EmitKind::Header) {
     llvm::raw_string_ostream os(output.text);
     if (emit == EmitKind::Rec)

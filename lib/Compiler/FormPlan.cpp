@@ -262,6 +262,10 @@ FailureOr<FormPlan> seqc::planForms(ModuleOp module, const FormOptions &options,
       return failure();
   }
   for (auto model : module.getOps<rec::ModelOp>()) {
+    // The plan is the user's models': the models of the backward entry
+    // points take their forms from the same passes.
+    if (model.getModelKind() != rec::ModelKind::Forward)
+      continue;
     bool refused = false;
     model.walk([&](rec::RecurrenceOp op) {
       RecurrencePlanner planner(model, op, options);

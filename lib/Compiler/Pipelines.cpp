@@ -43,6 +43,12 @@ void addMemRefToLLVM(OpPassManager &pm) {
 
 } // namespace
 
+void seqc::buildBackwardPipeline(OpPassManager &pm) {
+  pm.addPass(rec::createRecDeriveBackward());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
 void seqc::buildFormPreparationPipeline(OpPassManager &pm) {
   pm.nest<rec::ModelOp>().addPass(rec::createRecHoistInvariants());
 }

@@ -157,8 +157,12 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module, llvm::LLVMConte
     return nullptr;
   }
   // Two seqc objects must link together: only the entry points are global.
+  auto isEntryPoint = [](llvm::StringRef name) {
+    return name.ends_with("_forward") || name.ends_with("_forward_tape") ||
+           name.ends_with("_backward") || name.ends_with("_tape_bytes");
+  };
   for (llvm::Function &function : llvmModule->functions())
-    if (!function.isDeclaration() && !function.getName().ends_with("_forward"))
+    if (!function.isDeclaration() && !isEntryPoint(function.getName()))
       function.setLinkage(llvm::GlobalValue::InternalLinkage);
   // llvm.global_dtors (the runtime's cache release) keeps its appending
   // linkage.

@@ -11,6 +11,7 @@
 // file behind.
 //
 //===----------------------------------------------------------------------===//
+#include "seqc/Check/GradientCheck.h"
 #include "seqc/Check/KernelCheck.h"
 #include "seqc/Compiler/Compiler.h"
 #include "seqc/Frontend/Diagnostics.h"
@@ -45,6 +46,8 @@ struct DriverOptions {
   DimOverrides dims;
   CompileOptions compile;
   RunOptions run;
+  /// seqc check --grad: the backward entry points instead of the forward.
+  bool checkGradients = false;
 };
 
 [[noreturn]] void usageError(const llvm::Twine &message) {
@@ -117,6 +120,14 @@ private:
     }
     if (arg == "--time-phases" && opts.command != DriverOptions::Run) {
       opts.compile.timePhases = true;
+      return true;
+    }
+    if (arg == "--grad" && opts.command == DriverOptions::Check) {
+      opts.checkGradients = true;
+      return true;
+    }
+    if (arg == "--no-backward" && opts.command == DriverOptions::Compile) {
+      opts.compile.backward = false;
       return true;
     }
     if (arg == "--verify-each" && opts.command != DriverOptions::Run) {
@@ -378,6 +389,9 @@ int main(int argc, char **argv) {
   case DriverOptions::Run:
     return runReference(*models->front(), opts.run, opts.output, opts.input);
   case DriverOptions::Check:
+    if (opts.checkGradients)
+      return checkGradients(*models->front(), sourceMgr, opts.compile, opts.run,
+                            10 * checkTolerance(opts.compile.forms.form));
     return checkKernel(*models->front(), sourceMgr, opts.compile, opts.run);
   case DriverOptions::Compile:
     return compile(opts, *models, sourceMgr, timer);

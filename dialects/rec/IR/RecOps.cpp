@@ -109,18 +109,28 @@ void ModelOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNa
 LogicalResult ModelOp::verify() {
   unsigned nIn = getNumInputs(), nParam = getNumParams(), nState = getNumStates(),
            nOut = getNumOutputs();
+  ModelKind kind = getModelKind();
+  bool backward = kind == ModelKind::Backward;
+  // The tape travels as arguments of the backward and as results of the
+  // models that write it.
+  unsigned tapeArgs = backward ? nState : 0;
+  unsigned cotangentArgs = backward ? nOut + nState : 0;
+  unsigned expectedResults = backward                       ? nIn + nParam + nState
+                             : kind == ModelKind::Tape        ? nState
+                             : kind == ModelKind::ForwardTape ? nOut + 2 * nState
+                                                              : nOut + nState;
   ArrayRef<Type> args = getArgumentTypes(), results = getResultTypes();
-  if (args.size() != kNumSizeArgs + nIn + nParam + nState)
+  if (args.size() != kNumSizeArgs + nIn + nParam + nState + tapeArgs + cotangentArgs)
     return emitOpError() << "has " << args.size() << " arguments but expects 2 sizes (B, T), "
                          << nIn << " inputs, " << nParam << " params and " << nState
-                         << " states";
+                         << " states" << (backward ? ", the tape and the cotangents" : "");
   if (!args[0].isIndex() || !args[1].isIndex())
     return emitOpError() << "needs the batch size and the length (index) as its first two "
                             "arguments";
   args = args.drop_front(kNumSizeArgs);
-  if (results.size() != nOut + nState)
-    return emitOpError() << "has " << results.size() << " results but names " << nOut
-                         << " outputs and " << nState << " states";
+  if (results.size() != expectedResults)
+    return emitOpError() << "has " << results.size() << " results but its kind and names "
+                         << "call for " << expectedResults;
   if (getStateInit().size() != nState)
     return emitOpError() << "has " << getStateInit().size() << " initial values for "
                          << nState << " states";
@@ -134,17 +144,29 @@ LogicalResult ModelOp::verify() {
     if (failed(checkAbiType(*this, args[nIn + i], 0,
                             "param '" + name(getParamNames(), i) + "'")))
       return failure();
-  for (unsigned i = 0; i < nState; ++i) {
-    Type init = args[nIn + nParam + i];
-    if (failed(checkAbiType(*this, init, 1, "state '" + name(getStateNames(), i) + "'")))
+  for (unsigned i = 0; i < nState; ++i)
+    if (failed(checkAbiType(*this, args[nIn + nParam + i], 1,
+                            "state '" + name(getStateNames(), i) + "'")))
       return failure();
-    if (results[nOut + i] != init)
-      return emitOpError() << "final state '" << name(getStateNames(), i) << "' has type "
-                           << results[nOut + i] << " but its initial state has type " << init;
+  if (backward) {
+    // Gradients are typed as what they are the gradients of.
+    for (unsigned i = 0; i < nIn + nParam + nState; ++i)
+      if (results[i] != args[i])
+        return emitOpError() << "gradient " << i << " has type " << results[i]
+                             << " but what it is the gradient of has type " << args[i];
+    return success();
   }
-  for (unsigned i = 0; i < nOut; ++i)
-    if (failed(checkAbiType(*this, results[i], 2, "output '" + name(getOutputNames(), i) + "'")))
-      return failure();
+  if (kind != ModelKind::Tape) {
+    for (unsigned i = 0; i < nState; ++i)
+      if (results[nOut + i] != args[nIn + nParam + i])
+        return emitOpError() << "final state '" << name(getStateNames(), i) << "' has type "
+                             << results[nOut + i] << " but its initial state has type "
+                             << args[nIn + nParam + i];
+    for (unsigned i = 0; i < nOut; ++i)
+      if (failed(
+              checkAbiType(*this, results[i], 2, "output '" + name(getOutputNames(), i) + "'")))
+        return failure();
+  }
   return success();
 }
 
@@ -309,6 +331,7 @@ struct DropDeadOutputs : OpRewritePattern<RecurrenceOp> {
       return failure();
     auto replacement = RecurrenceOp::create(rewriter, op.getLoc(), keptTypes, op.getBatch(),
                                             op.getLength(), op.getInits(), op.getInputs());
+    replacement.setReverse(op.getReverse());
     rewriter.eraseBlock(&replacement.getBody());
     rewriter.inlineRegionBefore(op.getStep(), replacement.getStep(), replacement.getStep().end());
     rewriter.setInsertionPoint(yield);
@@ -339,6 +362,7 @@ struct DropUnusedInputs : OpRewritePattern<RecurrenceOp> {
     auto replacement = RecurrenceOp::create(rewriter, op.getLoc(), op.getResultTypes(),
                                             op.getBatch(), op.getLength(), op.getInits(),
                                             keptInputs);
+    replacement.setReverse(op.getReverse());
     rewriter.eraseBlock(&replacement.getBody());
     rewriter.inlineRegionBefore(op.getStep(), replacement.getStep(), replacement.getStep().end());
     replacement.getBody().eraseArguments(dead);

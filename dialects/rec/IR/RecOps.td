@@ -23,6 +23,15 @@ include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
 include "mlir/IR/EnumAttr.td"
 
+def Rec_ModelKind : I32EnumAttr<"ModelKind",
+    "which of a model's kernel entry points a rec.model is", [
+      I32EnumAttrCase<"Forward", 0, "forward">,
+      I32EnumAttrCase<"ForwardTape", 1, "forward_tape">,
+      I32EnumAttrCase<"Tape", 2, "tape">,
+      I32EnumAttrCase<"Backward", 3, "backward">]> {
+  let cppNamespace = "::mlir::rec";
+}
+
 def Rec_ModelOp : Rec_Op<"model", [
     FunctionOpInterface, IsolatedFromAbove, SingleBlock,
     DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
@@ -38,6 +47,16 @@ def Rec_ModelOp : Rec_Op<"model", [
     `output_names` name them; `state_init` holds each state's declared initial
     value (used when the caller passes no initial state); `dims` records the
     dims the model was compiled with.
+
+    `kind` says which entry point of the user's model this is (language.md
+    section 8); the names are always those of the user's model. `forward`
+    (the default) is `M_forward`. `forward_tape` is `M_forward_tape`: the
+    results are followed by the tape, one `tensor<?x?x...>` per state (its
+    value after every step). `tape` computes only the tape (what
+    `M_backward` runs when it is given none). `backward` is `M_backward`:
+    its arguments are B, T, the inputs, params and initial states, the tape,
+    the cotangents of the outputs and of the final states; its results the
+    gradients of the inputs, the params and the initial states.
 
     ```mlir
     rec.model @decay(%B: index, %T: index, %x: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>)
@@ -59,7 +78,8 @@ def Rec_ModelOp : Rec_Op<"model", [
     StrArrayAttr:$state_names,
     StrArrayAttr:$output_names,
     DenseF64ArrayAttr:$state_init,
-    OptionalAttr<DictionaryAttr>:$dims
+    OptionalAttr<DictionaryAttr>:$dims,
+    OptionalAttr<Rec_ModelKind>:$kind
   );
   let regions = (region SizedRegion<1>:$body);
   let hasCustomAssemblyFormat = 1;
@@ -78,6 +98,10 @@ def Rec_ModelOp : Rec_Op<"model", [
     unsigned getNumParams() { return getParamNames().size(); }
     unsigned getNumStates() { return getStateNames().size(); }
     unsigned getNumOutputs() { return getOutputNames().size(); }
+    /// The entry point this model is (`forward` when `kind` is absent).
+    ::mlir::rec::ModelKind getModelKind() {
+      return getKind().value_or(::mlir::rec::ModelKind::Forward);
+    }
   }];
 }
 
@@ -111,6 +135,10 @@ def Rec_RecurrenceOp : Rec_Op<"recurrence", [
     yielded output, `tensor<?x?x...>` (batch, time, the yielded shape). Values
     defined above (the model's params) may be used inside the step.
 
+    With `reverse`, the steps run from t = `length`-1 down to 0 (the adjoint
+    of a recurrence runs backwards in time); outputs are still indexed by t,
+    and the final states are those after step 0.
+
     ```mlir
     %hT, %ys = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>)
         inputs(%xs : tensor<?x?x4xf32>) -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
@@ -122,7 +150,8 @@ def Rec_RecurrenceOp : Rec_Op<"recurrence", [
   }];
   let arguments = (ins Index:$batch, Index:$length,
                        Variadic<AnyRankedTensor>:$inits,
-                       Variadic<AnyRankedTensor>:$inputs);
+                       Variadic<AnyRankedTensor>:$inputs,
+                       UnitAttr:$reverse);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region SizedRegion<1>:$step);
   let assemblyFormat = [{

@@ -129,6 +129,35 @@ def RecExpandChunked : Pass<"rec-expand-chunked", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def RecDeriveBackward : Pass<"rec-derive-backward", "::mlir::ModuleOp"> {
+  let summary = "adds the models of each model's backward entry points";
+  let description = [{
+    Beside every model `M` (kind `forward`), adds the models of the entry
+    points of language.md section 8: `M_forward_tape` (the forward that also
+    writes the tape: every state after every step), `M_tape` (the tape
+    alone, which the backward computes when it is given none) and
+    `M_backward` (the vector-Jacobian product of the whole call).
+
+    The backward is itself a recurrence, running backwards in time
+    (`rec.recurrence reverse`): its states are the cotangents of the
+    model's states, its inputs the states before each step (from the tape),
+    the step's inputs and the cotangents of its outputs; its step is the
+    forward step followed by its vector-Jacobian product, one rule per op
+    (StepAdjoint.cpp). Work on params alone is not repeated in it: it runs
+    once before it, and its cotangents are summed over batch and time and
+    taken through that work once after it. A projection `W @ x` of a step
+    value by such a value does not form an outer product per step either:
+    the adjoint yields both factors, and one contraction over batch and
+    time gives the gradient.
+
+    A model whose step holds an op without a gradient rule (attention, for
+    now) gets no backward: the model is marked `rec.no_backward` with the
+    reason, which seqc reports where a gradient is asked for.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def RecToScan : Pass<"rec-to-scan", "::mlir::rec::ModelOp"> {
   let summary = "rewrites elementwise-affine recurrences into rec.scan";
   let description = [{

@@ -145,6 +145,8 @@ struct HoistProjections : OpRewritePattern<RecurrenceOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(RecurrenceOp op, PatternRewriter &rewriter) const override {
+    if (op.getReverse())
+      return failure();
     SmallVector<linalg::MatvecOp> projections;
     for (auto matvec : op.getBody().getOps<linalg::MatvecOp>())
       if (isHoistableProjection(op, matvec))

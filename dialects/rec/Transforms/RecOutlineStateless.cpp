@@ -52,7 +52,9 @@ struct RecOutlineStatelessPass : impl::RecOutlineStatelessBase<RecOutlineStatele
   void runOnOperation() override {
     SmallVector<RecurrenceOp> recurrences;
     getOperation().walk([&](RecurrenceOp op) {
-      if (op.getNumStates() > 0 || seqc::RecurrenceAnalysis(op).hasImplicitState())
+      // Reverse recurrences (adjoints) stay sequential for now.
+      if (!op.getReverse() &&
+          (op.getNumStates() > 0 || seqc::RecurrenceAnalysis(op).hasImplicitState()))
         recurrences.push_back(op);
     });
     for (RecurrenceOp op : recurrences)

@@ -366,7 +366,10 @@ struct RecToChunkedPass : impl::RecToChunkedBase<RecToChunkedPass> {
     // state or attention of the same cell may be found; the original recurrence kept for
     // calls with a non-positive decay is not visited again.
     SmallVector<RecurrenceOp> recurrences;
-    getOperation()->walk([&](RecurrenceOp op) { recurrences.push_back(op); });
+    getOperation()->walk([&](RecurrenceOp op) {
+      if (!op.getReverse())
+        recurrences.push_back(op);
+    });
     for (RecurrenceOp op : recurrences) {
       while (op) {
         // Each rewrite may erase `op`: only its result is read after it.

@@ -31,7 +31,10 @@ struct RecToNewtonPass : impl::RecToNewtonBase<RecToNewtonPass> {
       return signalPassFailure();
     }
     SmallVector<RecurrenceOp> recurrences;
-    getOperation().walk([&](RecurrenceOp op) { recurrences.push_back(op); });
+    getOperation().walk([&](RecurrenceOp op) {
+      if (!op.getReverse())
+        recurrences.push_back(op);
+    });
     for (RecurrenceOp op : recurrences) {
       if (op.getNumStates() == 0)
         continue;

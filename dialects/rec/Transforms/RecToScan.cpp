@@ -24,7 +24,10 @@ struct RecToScanPass : impl::RecToScanBase<RecToScanPass> {
   using RecToScanBase::RecToScanBase;
   void runOnOperation() override {
     SmallVector<RecurrenceOp> recurrences;
-    getOperation().walk([&](RecurrenceOp op) { recurrences.push_back(op); });
+    getOperation().walk([&](RecurrenceOp op) {
+      if (!op.getReverse())
+        recurrences.push_back(op);
+    });
     for (RecurrenceOp op : recurrences) {
       seqc::RecurrenceAnalysis analysis(op);
       if (analysis.isScannable() && !(streamingWhenExpanding && expands(analysis, op)))

@@ -70,6 +70,9 @@ struct CompiledOutput {
   std::string text;
   llvm::SmallVector<char, 0> binary;
   bool isBinary = false;
+  /// Why a model got no backward entry points ("model: reason" per line;
+  /// empty when every model got them or none was asked for).
+  std::string noBackward;
 
   llvm::StringRef bytes() const {
     return isBinary ? llvm::StringRef(binary.data(), binary.size()) : llvm::StringRef(text);

@@ -21,6 +21,10 @@ namespace seqc {
 // Forms (on rec.model ops)
 //===----------------------------------------------------------------------===//
 
+/// Every model's backward entry points as models of their own
+/// (rec-derive-backward), before any form: the adjoint is derived from the
+/// step as the user wrote it.
+void buildBackwardPipeline(mlir::OpPassManager &pm);
 /// What runs before the forms are decided: step-invariant work leaves each
 /// step (rec-hoist-invariants).
 void buildFormPreparationPipeline(mlir::OpPassManager &pm);

@@ -10,6 +10,8 @@
 
 #include "seqc/Conversion/Utils/ModelLowering.h"
 
+#include <algorithm>
+
 namespace seqc {
 #define GEN_PASS_DEF_CONVERTRECTOCPU
 #include "seqc/Conversion/Passes.h.inc"
@@ -20,7 +22,11 @@ using namespace mlir;
 namespace {
 struct ConvertRecToCPUPass : seqc::impl::ConvertRecToCPUBase<ConvertRecToCPUPass> {
   void runOnOperation() override {
+    // M_backward calls the kernel of M_tape: those go first.
     SmallVector<rec::ModelOp> models(getOperation().getOps<rec::ModelOp>());
+    std::stable_partition(models.begin(), models.end(), [](rec::ModelOp model) {
+      return model.getModelKind() == rec::ModelKind::Tape;
+    });
     for (rec::ModelOp model : models) {
       seqc::lowerModelToEntry(model, seqc::kCPURuntime);
       model.erase();

@@ -127,32 +127,110 @@ void buildGuardedEntry(OpBuilder &b, Location loc, StringRef name, func::FuncOp 
   func::ReturnOp::create(b, loc, result);
 }
 
-/// The kernel's arguments by ABI group.
+/// The kernel's arguments by ABI group (language.md sections 5 and 8);
+/// the groups a model's kind does not have are empty.
 struct EntryArguments {
+  rec::ModelKind kind;
   Value batch64, length64;
   ValueRange inputs, params, inits, outputs, finals;
+  Value tape;
+  ValueRange outputCotangents, finalCotangents, inputGradients, paramGradients, initGradients;
 
-  EntryArguments(rec::ModelOp model, Block *entry, bool leadingStream) {
+  EntryArguments(rec::ModelOp model, Block *entry, bool leadingStream)
+      : kind(model.getModelKind()) {
     unsigned first = leadingStream ? 1 : 0;
     batch64 = entry->getArgument(first);
     length64 = entry->getArgument(first + 1);
     ValueRange pointers = entry->getArguments().drop_front(first + 2);
     unsigned nInput = model.getNumInputs(), nParam = model.getNumParams(),
              nState = model.getNumStates(), nOutput = model.getNumOutputs();
-    inputs = pointers.take_front(nInput);
-    params = pointers.slice(nInput, nParam);
-    inits = pointers.slice(nInput + nParam, nState);
-    outputs = pointers.slice(nInput + nParam + nState, nOutput);
-    finals = pointers.take_back(nState);
+    auto take = [&](unsigned n) {
+      ValueRange group = pointers.take_front(n);
+      pointers = pointers.drop_front(n);
+      return group;
+    };
+    inputs = take(nInput);
+    params = take(nParam);
+    inits = take(nState);
+    if (kind == rec::ModelKind::Forward || kind == rec::ModelKind::ForwardTape) {
+      outputs = take(nOutput);
+      finals = take(nState);
+    }
+    if (kind != rec::ModelKind::Forward)
+      tape = take(1)[0];
+    if (kind == rec::ModelKind::Backward) {
+      outputCotangents = take(nOutput);
+      finalCotangents = take(nState);
+      inputGradients = take(nInput);
+      paramGradients = take(nParam);
+      initGradients = take(nState);
+    }
+  }
+
+  /// The pointers that must not be NULL when B * T > 0.
+  SmallVector<Value> required(unsigned nState) const {
+    SmallVector<Value> pointers(inputs);
+    llvm::append_range(pointers, params);
+    llvm::append_range(pointers, outputs);
+    bool writesTape = kind == rec::ModelKind::ForwardTape || kind == rec::ModelKind::Tape;
+    if (writesTape && nState > 0)
+      pointers.push_back(tape);
+    return pointers;
   }
 };
+
+/// The number of pointer arguments of `model`'s entry point.
+unsigned numPointerArguments(rec::ModelOp model) {
+  unsigned nInput = model.getNumInputs(), nParam = model.getNumParams(),
+           nState = model.getNumStates(), nOutput = model.getNumOutputs();
+  unsigned common = nInput + nParam + nState;
+  switch (model.getModelKind()) {
+  case rec::ModelKind::Forward:
+    return common + nOutput + nState;
+  case rec::ModelKind::ForwardTape:
+    return common + nOutput + nState + 1;
+  case rec::ModelKind::Tape:
+    return common + 1;
+  case rec::ModelKind::Backward:
+    return common + 1 + nOutput + nState + common;
+  }
+  llvm_unreachable("model kind");
+}
+
+/// The byte offset of tape part `part` (each state after every step, in
+/// declaration order) and the tape's total size: B * T * (state elements)
+/// floats per state.
+Value tapeOffset(OpBuilder &b, Location loc, rec::ModelOp model, Value batch64, Value length64,
+                 unsigned part) {
+  ArrayRef<Type> stateTypes = model.getArgumentTypes().slice(
+      rec::ModelOp::kNumSizeArgs + model.getNumInputs() + model.getNumParams(),
+      model.getNumStates());
+  int64_t floats = 0;
+  for (Type type : stateTypes.take_front(part)) {
+    int64_t elements = 1;
+    for (int64_t d : cast<RankedTensorType>(type).getShape().drop_front())
+      elements *= d;
+    floats += elements;
+  }
+  Type i64 = b.getI64Type();
+  Value steps = arith::MulIOp::create(b, loc, batch64, length64);
+  return arith::MulIOp::create(b, loc, steps,
+                               arith::ConstantIntOp::create(b, loc, i64, 4 * floats));
+}
+
+/// `pointer` advanced by `bytes`.
+Value offsetPointer(OpBuilder &b, Location loc, Value pointer, Value bytes) {
+  return LLVM::GEPOp::create(b, loc, pointer.getType(), b.getI8Type(), pointer,
+                             ArrayRef<LLVM::GEPArg>{bytes});
+}
 
 /// The checks of language.md section 5 in front of the kernel: B < 0 or
 /// T < 0 returns SEQC_STATUS_BAD_SIZE, a NULL input, param or output when
 /// B * T > 0 SEQC_STATUS_NULL_POINTER. Returns the status of the whole
 /// kernel; `b` is left in the branch where the arguments are good, which
 /// must yield a status.
-Value checkArguments(OpBuilder &b, Location loc, const EntryArguments &args) {
+Value checkArguments(OpBuilder &b, Location loc, const EntryArguments &args,
+                     unsigned numStates) {
   Type i64 = b.getI64Type(), i32 = b.getI32Type();
   Value zero64 = arith::ConstantIntOp::create(b, loc, i64, 0);
   auto compare = [&](arith::CmpIPredicate predicate, Value size) {
@@ -169,9 +247,8 @@ Value checkArguments(OpBuilder &b, Location loc, const EntryArguments &args) {
   Value nonEmpty = arith::AndIOp::create(b, loc, compare(arith::CmpIPredicate::sgt, args.batch64),
                                          compare(arith::CmpIPredicate::sgt, args.length64));
   Value anyNull = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
-  for (ValueRange group : {args.inputs, args.params, args.outputs})
-    for (Value pointer : group)
-      anyNull = arith::OrIOp::create(b, loc, anyNull, isNull(b, loc, pointer));
+  for (Value pointer : args.required(numStates))
+    anyNull = arith::OrIOp::create(b, loc, anyNull, isNull(b, loc, pointer));
   Value badPointer = arith::AndIOp::create(b, loc, nonEmpty, anyNull);
   auto checkPointers = scf::IfOp::create(b, loc, TypeRange{i32}, badPointer, true, true);
   scf::YieldOp::create(b, loc, checkPointers.getResults());
@@ -194,16 +271,34 @@ Value wrapArray(OpBuilder &b, Location loc, const EntryArguments &args, Value po
   return bufferization::ToTensorOp::create(b, loc, type, memref, /*restrict=*/b.getUnitAttr());
 }
 
+/// The caller's array at `pointer` as a tensor of `type`, or, where the
+/// pointer is NULL, `value` in every element.
+Value wrapOrFilled(OpBuilder &b, Location loc, const EntryArguments &args, Value pointer,
+                   Type type, ValueRange dynamicSizes, double value) {
+  auto select = scf::IfOp::create(b, loc, TypeRange{type}, isNull(b, loc, pointer), true, true);
+  OpBuilder thenBuilder = OpBuilder::atBlockBegin(select.thenBlock());
+  Value empty = seqc::emptyTensor(thenBuilder, loc, type, dynamicSizes);
+  Value filled = linalg::FillOp::create(thenBuilder, loc,
+                                        seqc::f32Constant(thenBuilder, loc, value), empty)
+                     .getResult(0);
+  scf::YieldOp::create(thenBuilder, loc, filled);
+  OpBuilder elseBuilder = OpBuilder::atBlockBegin(select.elseBlock());
+  scf::YieldOp::create(elseBuilder, loc, wrapArray(elseBuilder, loc, args, pointer, type));
+  return select.getResult(0);
+}
+
 /// Maps the model's arguments to the caller's arrays: inputs and params as
-/// they are, each initial state as given or, for NULL, its declared value.
+/// they are, each initial state as given or, for NULL, its declared value;
+/// for a backward model also the tape (at `tape`, which is never NULL
+/// here) and the cotangents, NULL meaning zero.
 void mapArguments(OpBuilder &b, Location loc, rec::ModelOp model, const EntryArguments &args,
-                  Value batch, IRMapping &mapping) {
+                  Value batch, Value tape, IRMapping &mapping) {
   Block &body = model.getBody().front();
   mapping.map(model.getBatchSize(), batch);
-  mapping.map(model.getLength(),
-              arith::IndexCastOp::create(b, loc, b.getIndexType(), args.length64));
+  Value length = arith::IndexCastOp::create(b, loc, b.getIndexType(), args.length64);
+  mapping.map(model.getLength(), length);
   ValueRange modelArgs = body.getArguments().drop_front(rec::ModelOp::kNumSizeArgs);
-  unsigned nInput = args.inputs.size(), nParam = args.params.size();
+  unsigned nInput = args.inputs.size(), nParam = args.params.size(), nState = args.inits.size();
   for (unsigned i = 0; i < nInput + nParam; ++i) {
     Value pointer = i < nInput ? args.inputs[i] : args.params[i - nInput];
     mapping.map(modelArgs[i], wrapArray(b, loc, args, pointer, modelArgs[i].getType()));
@@ -211,43 +306,74 @@ void mapArguments(OpBuilder &b, Location loc, rec::ModelOp model, const EntryArg
   ArrayRef<double> declared = model.getStateInit();
   for (auto [i, pointer] : llvm::enumerate(args.inits)) {
     Value arg = modelArgs[nInput + nParam + i];
-    auto select = scf::IfOp::create(b, loc, TypeRange{arg.getType()}, isNull(b, loc, pointer),
-                                    true, true);
-    OpBuilder thenBuilder = OpBuilder::atBlockBegin(select.thenBlock());
-    Value empty = seqc::emptyTensor(thenBuilder, loc, arg.getType(), {batch});
-    Value filled =
-        linalg::FillOp::create(thenBuilder, loc, seqc::f32Constant(thenBuilder, loc, declared[i]),
-                               empty)
-            .getResult(0);
-    scf::YieldOp::create(thenBuilder, loc, filled);
-    OpBuilder elseBuilder = OpBuilder::atBlockBegin(select.elseBlock());
-    scf::YieldOp::create(elseBuilder, loc,
-                         wrapArray(elseBuilder, loc, args, pointer, arg.getType()));
-    mapping.map(arg, select.getResult(0));
+    mapping.map(arg, wrapOrFilled(b, loc, args, pointer, arg.getType(), {batch}, declared[i]));
+  }
+  if (args.kind != rec::ModelKind::Backward)
+    return;
+  ValueRange rest = modelArgs.drop_front(nInput + nParam + nState);
+  for (unsigned i = 0; i < nState; ++i) {
+    Value part = offsetPointer(b, loc, tape,
+                               tapeOffset(b, loc, model, args.batch64, args.length64, i));
+    mapping.map(rest[i], wrapArray(b, loc, args, part, rest[i].getType()));
+  }
+  rest = rest.drop_front(nState);
+  SmallVector<Value> cotangentPointers(args.outputCotangents);
+  llvm::append_range(cotangentPointers, args.finalCotangents);
+  for (auto [arg, pointer] : llvm::zip(rest, cotangentPointers)) {
+    bool perStep = cast<RankedTensorType>(arg.getType()).getRank() >= 2 &&
+                   cast<RankedTensorType>(arg.getType()).isDynamicDim(1);
+    SmallVector<Value> sizes{batch};
+    if (perStep)
+      sizes.push_back(length);
+    mapping.map(arg, wrapOrFilled(b, loc, args, pointer, arg.getType(), sizes, 0.0));
   }
 }
 
-/// Writes the model's results into the caller's arrays: every output, and
-/// each final state the caller asked for (a pointer that is not NULL).
-void writeResults(OpBuilder &b, Location loc, rec::ReturnOp ret, const EntryArguments &args,
-                  const IRMapping &mapping) {
-  auto materialize = [&](OpBuilder &b, Value result, Value pointer, ValueRange dynamicSizes) {
-    Value memref = memrefFromPointer(b, loc, pointer, memrefTypeOf(result.getType()),
-                                     dynamicSizes);
-    bufferization::MaterializeInDestinationOp::create(b, loc, TypeRange{}, result, memref,
-                                                      /*restrict=*/true, /*writable=*/true);
-  };
-  unsigned nOutput = args.outputs.size();
-  for (auto [i, pointer] : llvm::enumerate(args.outputs))
-    materialize(b, mapping.lookup(ret.getOperand(i)), pointer, {args.batch64, args.length64});
-  for (auto [i, pointer] : llvm::enumerate(args.finals)) {
-    Value wanted = arith::XOrIOp::create(b, loc, isNull(b, loc, pointer),
-                                         arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
-    auto write = scf::IfOp::create(b, loc, wanted, /*withElseRegion=*/false);
-    OpBuilder thenBuilder = OpBuilder::atBlockBegin(write.thenBlock());
-    materialize(thenBuilder, mapping.lookup(ret.getOperand(nOutput + i)), pointer,
-                {args.batch64});
+/// Writes `result` into the caller's array at `pointer`.
+void materialize(OpBuilder &b, Location loc, Value result, Value pointer,
+                 ValueRange dynamicSizes) {
+  Value memref =
+      memrefFromPointer(b, loc, pointer, memrefTypeOf(result.getType()), dynamicSizes);
+  bufferization::MaterializeInDestinationOp::create(b, loc, TypeRange{}, result, memref,
+                                                    /*restrict=*/true, /*writable=*/true);
+}
+
+/// Writes `result` into the caller's array at `pointer` unless it is NULL.
+void materializeIfWanted(OpBuilder &b, Location loc, Value result, Value pointer,
+                         ValueRange dynamicSizes) {
+  Value wanted = arith::XOrIOp::create(b, loc, isNull(b, loc, pointer),
+                                       arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+  auto write = scf::IfOp::create(b, loc, wanted, /*withElseRegion=*/false);
+  OpBuilder thenBuilder = OpBuilder::atBlockBegin(write.thenBlock());
+  materialize(thenBuilder, loc, result, pointer, dynamicSizes);
+}
+
+/// Writes the model's results into the caller's arrays: every output, each
+/// final state and gradient the caller asked for (a pointer that is not
+/// NULL), and the tape.
+void writeResults(OpBuilder &b, Location loc, rec::ModelOp model, rec::ReturnOp ret,
+                  const EntryArguments &args, const IRMapping &mapping) {
+  auto result = [&](unsigned i) { return mapping.lookup(ret.getOperand(i)); };
+  Value B = args.batch64, T = args.length64;
+  unsigned next = 0;
+  if (args.kind == rec::ModelKind::Backward) {
+    for (Value pointer : args.inputGradients)
+      materializeIfWanted(b, loc, result(next++), pointer, {B, T});
+    for (Value pointer : args.paramGradients)
+      materializeIfWanted(b, loc, result(next++), pointer, {});
+    for (Value pointer : args.initGradients)
+      materializeIfWanted(b, loc, result(next++), pointer, {B});
+    return;
   }
+  for (Value pointer : args.outputs)
+    materialize(b, loc, result(next++), pointer, {B, T});
+  for (Value pointer : args.finals)
+    materializeIfWanted(b, loc, result(next++), pointer, {B});
+  if (args.kind == rec::ModelKind::Forward)
+    return;
+  for (unsigned part = 0; next < ret.getNumOperands(); ++part)
+    materialize(b, loc, result(next++),
+                offsetPointer(b, loc, args.tape, tapeOffset(b, loc, model, B, T, part)), {B, T});
 }
 
 /// An init (tensor.empty, or a fill of one) shared by several linalg ops
@@ -310,6 +436,71 @@ void lowerRuntimeQueries(func::FuncOp function, const TargetRuntime &runtime) {
   }
 }
 
+/// M_tape_bytes(B, T): the bytes M_forward_tape writes (0 for negative
+/// sizes, which the entry points reject).
+void buildTapeBytes(OpBuilder &b, Location loc, rec::ModelOp model, StringRef name) {
+  Type i64 = b.getI64Type();
+  auto function = func::FuncOp::create(b, loc, name, b.getFunctionType({i64, i64}, {i64}));
+  Block *entry = function.addEntryBlock();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  Value zero = arith::ConstantIntOp::create(b, loc, i64, 0);
+  Value batch = arith::MaxSIOp::create(b, loc, entry->getArgument(0), zero);
+  Value length = arith::MaxSIOp::create(b, loc, entry->getArgument(1), zero);
+  func::ReturnOp::create(b, loc,
+                         tapeOffset(b, loc, model, batch, length, model.getNumStates()));
+}
+
+/// The tape M_backward works from: the caller's, or when it passed NULL one
+/// computed now by M_tape's kernel into memory of the call, which `release`
+/// frees once the backward is done.
+Value tapeOrRecomputed(OpBuilder &b, Location loc, rec::ModelOp model,
+                       const EntryArguments &args, std::function<void(OpBuilder &)> &release) {
+  auto module = model->getParentOfType<ModuleOp>();
+  MLIRContext *ctx = b.getContext();
+  Type ptr = LLVM::LLVMPointerType::get(ctx), i64 = b.getI64Type();
+  std::string baseName = model.getSymName().drop_back(StringRef("_backward").size()).str();
+  auto tapeKernel = module.lookupSymbol<func::FuncOp>(baseName + "_tape_unguarded");
+  if (!tapeKernel)
+    return args.tape;
+  // Declared as finalize-memref-to-llvm declares them, which then reuses
+  // the declarations (the GPU host maps them to device memory).
+  auto declare = [&](StringRef name, Type type) {
+    if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
+      return existing;
+    OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
+    return LLVM::LLVMFuncOp::create(top, loc, name, type);
+  };
+  LLVM::LLVMFuncOp alloc = declare("_mlir_memref_to_llvm_alloc",
+                                   LLVM::LLVMFunctionType::get(ptr, {i64}));
+  LLVM::LLVMFuncOp free = declare("_mlir_memref_to_llvm_free",
+                                  LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr}));
+  Value missing = isNull(b, loc, args.tape);
+  auto select = scf::IfOp::create(b, loc, TypeRange{ptr}, missing, true, true);
+  OpBuilder thenBuilder = OpBuilder::atBlockBegin(select.thenBlock());
+  Value bytes = tapeOffset(thenBuilder, loc, model, args.batch64, args.length64,
+                           model.getNumStates());
+  Value one = arith::ConstantIntOp::create(thenBuilder, loc, i64, 1);
+  bytes = arith::MaxSIOp::create(thenBuilder, loc, bytes, one);
+  Value memory = LLVM::CallOp::create(thenBuilder, loc, alloc, ValueRange{bytes}).getResult();
+  SmallVector<Value> operands{args.batch64, args.length64};
+  llvm::append_range(operands, args.inputs);
+  llvm::append_range(operands, args.params);
+  llvm::append_range(operands, args.inits);
+  operands.push_back(memory);
+  func::CallOp::create(thenBuilder, loc, tapeKernel, operands);
+  scf::YieldOp::create(thenBuilder, loc, memory);
+  OpBuilder elseBuilder = OpBuilder::atBlockBegin(select.elseBlock());
+  scf::YieldOp::create(elseBuilder, loc, args.tape);
+  Value tape = select.getResult(0);
+  release = [=](OpBuilder &b) {
+    auto freeIt = scf::IfOp::create(b, loc, missing, /*withElseRegion=*/false);
+    OpBuilder inner = OpBuilder::atBlockBegin(freeIt.thenBlock());
+    LLVM::CallOp::create(inner, loc, free, ValueRange{tape});
+  };
+  return tape;
+}
+
 } // namespace
 
 void seqc::lowerModelToEntry(rec::ModelOp model, const TargetRuntime &runtime) {
@@ -321,26 +512,39 @@ void seqc::lowerModelToEntry(rec::ModelOp model, const TargetRuntime &runtime) {
   if (runtime.leadingStream)
     argTypes.push_back(ptr);
   argTypes.append({b.getI64Type(), b.getI64Type()});
-  argTypes.append(model.getNumInputs() + model.getNumParams() + 2 * model.getNumStates() +
-                      model.getNumOutputs(),
-                  ptr);
-  std::string entryName = (model.getSymName() + runtime.entrySuffix).str();
+  argTypes.append(numPointerArguments(model), ptr);
+  rec::ModelKind kind = model.getModelKind();
+  std::string entryName = (model.getSymName() + (kind == rec::ModelKind::Forward
+                                                     ? runtime.entrySuffix
+                                                     : runtime.twinSuffix))
+                              .str();
   auto function = func::FuncOp::create(b, loc, entryName + "_unguarded",
                                        FunctionType::get(ctx, argTypes, {b.getI32Type()}));
   function.setPrivate();
-  buildGuardedEntry(b, loc, entryName, function, runtime);
+  // M_tape is not part of the ABI: M_backward calls its kernel directly.
+  if (kind != rec::ModelKind::Tape)
+    buildGuardedEntry(b, loc, entryName, function, runtime);
+  if (kind == rec::ModelKind::ForwardTape) {
+    std::string base = model.getSymName().drop_back(StringRef("_forward_tape").size()).str();
+    buildTapeBytes(b, loc, model, base + "_tape_bytes" + runtime.twinSuffix.str());
+  }
 
   Block *entry = function.addEntryBlock();
   b.setInsertionPointToStart(entry);
   EntryArguments args(model, entry, runtime.leadingStream);
-  Value status = checkArguments(b, loc, args);
+  Value status = checkArguments(b, loc, args, model.getNumStates());
   IRMapping mapping;
   Value batch = arith::IndexCastOp::create(b, loc, b.getIndexType(), args.batch64);
-  mapArguments(b, loc, model, args, batch, mapping);
+  std::function<void(OpBuilder &)> release;
+  Value tape = kind == rec::ModelKind::Backward ? tapeOrRecomputed(b, loc, model, args, release)
+                                                : args.tape;
+  mapArguments(b, loc, model, args, batch, tape, mapping);
   Block &body = model.getBody().front();
   for (Operation &op : body.without_terminator())
     b.clone(op, mapping);
-  writeResults(b, loc, cast<rec::ReturnOp>(body.getTerminator()), args, mapping);
+  writeResults(b, loc, model, cast<rec::ReturnOp>(body.getTerminator()), args, mapping);
+  if (release)
+    release(b);
   scf::YieldOp::create(b, loc, statusConstant(b, loc, SEQC_STATUS_OK));
   b.setInsertionPointToEnd(entry);
   func::ReturnOp::create(b, loc, status);

@@ -302,7 +302,7 @@ void lowerStatelessRecurrence(OpBuilder &b, rec::RecurrenceOp op) {
 }
 
 /// A recurrence with states (or attention's history): rows in parallel,
-/// time in order.
+/// time in order (backwards for a reverse recurrence).
 void lowerSequentialRecurrence(OpBuilder &b, rec::RecurrenceOp op) {
   Location loc = op.getLoc();
   Value batch = op.getBatch(), length = op.getLength();
@@ -329,7 +329,12 @@ void lowerSequentialRecurrence(OpBuilder &b, rec::RecurrenceOp op) {
     carried.push_back(extractAt(inner, loc, out, row));
   auto loop = scf::ForOp::create(
       inner, loc, indexConstant(inner, loc, 0), length, indexConstant(inner, loc, 1), carried,
-      [&](OpBuilder &b, Location loc, Value t, ValueRange iterArgs) {
+      [&](OpBuilder &b, Location loc, Value iteration, ValueRange iterArgs) {
+        // A reverse recurrence visits t = length-1 .. 0.
+        Value t = iteration;
+        if (op.getReverse())
+          t = arith::SubIOp::create(
+              b, loc, arith::SubIOp::create(b, loc, length, indexConstant(b, loc, 1)), iteration);
         SmallVector<Value> inputs;
         for (Value input : op.getInputs())
           inputs.push_back(extractAt(b, loc, input, {row, t}));

@@ -21,6 +21,9 @@ namespace seqc {
 struct TargetRuntime {
   /// Appended to the model's name: "_forward" or "_forward_cuda".
   llvm::StringLiteral entrySuffix;
+  /// Appended to the names of the other entry points (M_forward_tape,
+  /// M_backward, M_tape_bytes): "" or "_cuda".
+  llvm::StringLiteral twinSuffix;
   /// Whether the entry takes a stream (CUstream) before B and T.
   bool leadingStream;
   /// int guard([stream,] int (*thunk)(void *), void *args).
@@ -33,6 +36,7 @@ struct TargetRuntime {
 /// M_forward, linked with the CPU runtime.
 inline constexpr TargetRuntime kCPURuntime{
     "_forward",
+    "",
     /*leadingStream=*/false,
     SEQC_RUNTIME_NAME(seqc_call_guarded),
     SEQC_RUNTIME_NAME(seqc_num_threads),
@@ -42,6 +46,7 @@ inline constexpr TargetRuntime kCPURuntime{
 /// M_forward_cuda, linked with the CUDA launcher.
 inline constexpr TargetRuntime kCUDALauncher{
     "_forward_cuda",
+    "_cuda",
     /*leadingStream=*/true,
     SEQC_RUNTIME_NAME(seqc_cuda_call_guarded),
     SEQC_RUNTIME_NAME(seqc_cuda_num_threads),
@@ -49,7 +54,10 @@ inline constexpr TargetRuntime kCUDALauncher{
     SEQC_RUNTIME_NAME(seqc_cuda_chunk_fallback_report)};
 
 /// Builds `runtime`'s entry point for `model` beside it (the model itself is
-/// left for the caller to erase).
+/// left for the caller to erase): M_forward, or for the models of
+/// rec-derive-backward M_forward_tape (with M_tape_bytes), M_backward, and
+/// the kernel of M_tape, which M_backward calls and which must therefore be
+/// lowered first.
 void lowerModelToEntry(mlir::rec::ModelOp model, const TargetRuntime &runtime);
 
 } // namespace seqc

@@ -1,0 +1,465 @@
+//===- RecDeriveBackward.cpp - The models of the backward entry points ----===//
+//
+// For every model M: M_forward_tape and M_tape (the forward with the tape:
+// each state after each step), and M_backward, the vector-Jacobian product
+// of the whole call as a reverse-time recurrence whose step is the forward
+// step followed by its adjoint (StepAdjoint.cpp). The step's work splits in
+// two: what varies with the step runs (forwards, then backwards) in the
+// adjoint recurrence; what depends on params alone runs once before it, and
+// its cotangents, summed over batch and time, go back through it once after.
+//
+//===----------------------------------------------------------------------===//
+#include "Passes.h"
+#include "StepAdjoint.h"
+
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::rec {
+#define GEN_PASS_DEF_RECDERIVEBACKWARD
+#include "Passes.h.inc"
+
+namespace {
+
+RankedTensorType withLeading(Type type, ArrayRef<int64_t> leading) {
+  auto tensor = cast<RankedTensorType>(type);
+  SmallVector<int64_t> shape(leading);
+  llvm::append_range(shape, tensor.getShape());
+  return RankedTensorType::get(shape, tensor.getElementType());
+}
+
+constexpr int64_t kDyn = ShapedType::kDynamic;
+
+/// The tape of a state of type [B, shape...]: [B, T, shape...].
+RankedTensorType tapeType(Type stateType) {
+  auto type = cast<RankedTensorType>(stateType);
+  SmallVector<int64_t> shape{kDyn, kDyn};
+  llvm::append_range(shape, type.getShape().drop_front());
+  return RankedTensorType::get(shape, type.getElementType());
+}
+
+Value zeroTensor(OpBuilder &b, Location loc, Type type, ValueRange dynamicSizes) {
+  auto tensor = cast<RankedTensorType>(type);
+  Value empty = tensor::EmptyOp::create(b, loc, tensor.getShape(), tensor.getElementType(),
+                                        dynamicSizes);
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+}
+
+/// The one recurrence of a model straight from the front end, whose
+/// results rec.return returns as they are; null otherwise, with `why`.
+RecurrenceOp soleRecurrence(ModelOp model, std::string &why) {
+  auto recurrences = llvm::to_vector(model.getBody().getOps<RecurrenceOp>());
+  if (recurrences.size() != 1) {
+    why = "the model is not one recurrence";
+    return nullptr;
+  }
+  RecurrenceOp recurrence = recurrences.front();
+  Block &body = model.getBody().front();
+  ValueRange inits = body.getArguments().drop_front(ModelOp::kNumSizeArgs + model.getNumInputs() +
+                                                    model.getNumParams());
+  auto ret = cast<ReturnOp>(body.getTerminator());
+  bool shaped = recurrence.getInits() == inits && !recurrence.getReverse();
+  for (auto [i, operand] : llvm::enumerate(ret.getOperands()))
+    shaped &= operand.getDefiningOp() == recurrence.getOperation() &&
+              (i < model.getNumOutputs() ||
+               operand == recurrence.getResult(i - model.getNumOutputs()));
+  if (!shaped) {
+    why = "the model's recurrence is not in the front end's form";
+    return nullptr;
+  }
+  bool attention = recurrence.getBody()
+                       .walk([](AttentionOp) { return WalkResult::interrupt(); })
+                       .wasInterrupted();
+  if (attention) {
+    why = "attention has no gradient rule yet";
+    return nullptr;
+  }
+  return recurrence;
+}
+
+/// A copy of `model` named `name`, of `kind`, with `resultTypes`.
+ModelOp cloneModel(OpBuilder &b, ModelOp model, StringRef name, ModelKind kind,
+                   TypeRange argTypes, TypeRange resultTypes) {
+  auto copy = ModelOp::create(
+      b, model.getLoc(), b.getStringAttr(name),
+      TypeAttr::get(b.getFunctionType(argTypes, resultTypes)), ArrayAttr(), ArrayAttr(),
+      model.getInputNames(), model.getParamNames(), model.getStateNames(),
+      model.getOutputNames(), model.getStateInitAttr(), model.getDimsAttr(),
+      ModelKindAttr::get(b.getContext(), kind));
+  return copy;
+}
+
+/// M_forward_tape (or, with `tapeOnly`, M_tape): the forward whose
+/// recurrence also yields every new state as a sequence.
+void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence, bool tapeOnly) {
+  Location loc = model.getLoc();
+  unsigned nState = model.getNumStates();
+  SmallVector<Type> tapeTypes;
+  for (Value init : recurrence.getInits())
+    tapeTypes.push_back(tapeType(init.getType()));
+  SmallVector<Type> resultTypes;
+  if (!tapeOnly)
+    llvm::append_range(resultTypes, model.getResultTypes());
+  llvm::append_range(resultTypes, tapeTypes);
+  std::string name = (model.getSymName() + (tapeOnly ? "_tape" : "_forward_tape")).str();
+  ModelOp copy = cloneModel(b, model, name, tapeOnly ? ModelKind::Tape : ModelKind::ForwardTape,
+                            model.getArgumentTypes(), resultTypes);
+  IRMapping mapping;
+  model.getBody().cloneInto(&copy.getBody(), mapping);
+  auto cloned = cast<RecurrenceOp>(mapping.lookup(recurrence.getOperation()));
+  OpBuilder inner(cloned);
+  SmallVector<Type> types(cloned.getResultTypes());
+  llvm::append_range(types, tapeTypes);
+  auto extended = RecurrenceOp::create(inner, loc, types, cloned.getBatch(), cloned.getLength(),
+                                       cloned.getInits(), cloned.getInputs());
+  extended.getStep().takeBody(cloned.getStep());
+  auto yield = cast<YieldOp>(extended.getBody().getTerminator());
+  SmallVector<Value> yielded(yield.getOperands());
+  llvm::append_range(yielded, yield.getOperands().take_front(nState));
+  yield->setOperands(yielded);
+  cloned.replaceAllUsesWith(extended.getResults().take_front(cloned.getNumResults()));
+  cloned.erase();
+  auto ret = cast<ReturnOp>(copy.getBody().front().getTerminator());
+  SmallVector<Value> returned;
+  if (!tapeOnly)
+    llvm::append_range(returned, ret.getOperands());
+  llvm::append_range(returned, extended.getResults().take_back(nState));
+  ret->setOperands(returned);
+}
+
+/// The states before each step, [B, T, ...]: the initial state, then the
+/// tape (the states after each step) shifted by one. For T = 0 it is one
+/// step long, and never read.
+Value statesBeforeSteps(OpBuilder &b, Location loc, Value batch, Value length, Value init,
+                        Value tape) {
+  auto tapeType = cast<RankedTensorType>(tape.getType());
+  int64_t rank = tapeType.getRank();
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value rows = arith::MaxSIOp::create(b, loc, length, one);
+  Value shifted = arith::SubIOp::create(b, loc, rows, one);
+  Value result = tensor::EmptyOp::create(b, loc, tapeType.getShape(),
+                                         tapeType.getElementType(), ValueRange{batch, rows});
+  auto slice = [&](ArrayRef<OpFoldResult> lead) {
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes(lead),
+        strides(rank, b.getIndexAttr(1));
+    for (int64_t d : tapeType.getShape().drop_front(2))
+      sizes.push_back(b.getIndexAttr(d));
+    return std::make_tuple(offsets, sizes, strides);
+  };
+  auto [o0, s0, st0] = slice({batch, b.getIndexAttr(1)});
+  SmallVector<ReassociationIndices> addTime{{0, 1}};
+  for (int64_t d = 2; d < rank; ++d)
+    addTime.push_back({d});
+  SmallVector<int64_t> initShape(tapeType.getShape());
+  initShape[1] = 1;
+  auto initType = RankedTensorType::get(initShape, tapeType.getElementType());
+  Value init3 = tensor::ExpandShapeOp::create(b, loc, initType, init, addTime, s0);
+  result = tensor::InsertSliceOp::create(b, loc, init3, result, o0, s0, st0);
+  auto [o1, s1, st1] = slice({batch, shifted});
+  Value earlier = tensor::ExtractSliceOp::create(b, loc, tape, o1, s1, st1);
+  o1[1] = one;
+  result = tensor::InsertSliceOp::create(b, loc, earlier, result, o1, s1, st1);
+  return result;
+}
+
+/// What the adjoint of one model is built from: the forward step split
+/// into the work that varies with the step and the work on params alone,
+/// and which values a cotangent must reach.
+struct StepSplit {
+  SmallVector<Operation *> invariantOps, varyingOps;
+  DenseSet<Value> varying, paramDependent;
+
+  StepSplit(ModelOp model, RecurrenceOp recurrence) {
+    Block &body = recurrence.getBody();
+    for (BlockArgument arg : body.getArguments())
+      varying.insert(arg);
+    Block &modelBody = model.getBody().front();
+    for (BlockArgument param : modelBody.getArguments().slice(
+             ModelOp::kNumSizeArgs + model.getNumInputs(), model.getNumParams()))
+      paramDependent.insert(param);
+    auto classify = [&](Operation &op, bool inStep) {
+      bool isVarying = inStep && llvm::any_of(op.getOperands(), [&](Value v) {
+                         return varying.contains(v);
+                       });
+      bool dependsOnParams = llvm::any_of(
+          op.getOperands(), [&](Value v) { return paramDependent.contains(v); });
+      for (Value result : op.getResults()) {
+        if (isVarying)
+          varying.insert(result);
+        if (dependsOnParams)
+          paramDependent.insert(result);
+      }
+      (isVarying ? varyingOps : invariantOps).push_back(&op);
+    };
+    for (Operation &op : modelBody.without_terminator())
+      if (&op != recurrence.getOperation())
+        classify(op, /*inStep=*/false);
+    for (Operation &op : body.without_terminator())
+      classify(op, /*inStep=*/true);
+  }
+};
+
+/// A param gradient's share from one projection: the adjoint yields both
+/// factors per step, and one contraction over batch and time sums them.
+struct DeferredProjection {
+  Value target; // the value outside the step, in the backward model
+  linalg::LinalgOp op;
+  unsigned input;
+  unsigned cotangentOutput, otherOutput;
+};
+
+/// The backward model of one forward model.
+class BackwardBuilder {
+public:
+  BackwardBuilder(OpBuilder &b, ModelOp model, RecurrenceOp recurrence)
+      : b(b), model(model), recurrence(recurrence), split(model, recurrence) {}
+
+  LogicalResult build(std::string &why);
+
+private:
+  ModelOp createModel();
+  LogicalResult buildAdjointStep(RecurrenceOp adjoint, std::string &why);
+  Value sumOverSteps(Location loc, Value sequence, Type type);
+
+  OpBuilder &b;
+  ModelOp model, backward;
+  RecurrenceOp recurrence;
+  StepSplit split;
+  IRMapping mapping; // forward values to the backward model's
+  DenseSet<Value> receiving;
+  SmallVector<Value> receivingInOrder;
+  unsigned nInputArgs = 0;
+  // Results of the adjoint step, past the state cotangents.
+  SmallVector<Value> stepOutputs;
+  SmallVector<std::pair<unsigned, unsigned>> inputCotangentOutputs; // (model input, output)
+  SmallVector<std::pair<Value, unsigned>> directOutputs;          // (outside value, output)
+  SmallVector<DeferredProjection> projections;
+};
+
+ModelOp BackwardBuilder::createModel() {
+  unsigned nState = model.getNumStates(), nOut = model.getNumOutputs();
+  ArrayRef<Type> forwardArgs = model.getArgumentTypes();
+  ArrayRef<Type> stateTypes = forwardArgs.take_back(nState);
+  SmallVector<Type> argTypes(forwardArgs);
+  for (Type type : stateTypes)
+    argTypes.push_back(tapeType(type));
+  llvm::append_range(argTypes, model.getResultTypes().take_front(nOut));
+  llvm::append_range(argTypes, stateTypes);
+  SmallVector<Type> resultTypes(forwardArgs.drop_front(ModelOp::kNumSizeArgs));
+  return cloneModel(b, model, (model.getSymName() + "_backward").str(), ModelKind::Backward,
+                    argTypes, resultTypes);
+}
+
+Value BackwardBuilder::sumOverSteps(Location loc, Value sequence, Type type) {
+  Value init = zeroTensor(b, loc, type, {});
+  return linalg::ReduceOp::create(
+             b, loc, ValueRange{sequence}, ValueRange{init}, ArrayRef<int64_t>{0, 1},
+             [](OpBuilder &b, Location loc, ValueRange args) {
+               linalg::YieldOp::create(b, loc,
+                                       Value(arith::AddFOp::create(b, loc, args[0], args[1])));
+             })
+      .getResult(0);
+}
+
+LogicalResult BackwardBuilder::build(std::string &why) {
+  Location loc = model.getLoc();
+  unsigned nIn = model.getNumInputs(), nParam = model.getNumParams(),
+           nState = model.getNumStates(), nOut = model.getNumOutputs();
+  backward = createModel();
+  Block *entry = new Block();
+  backward.getBody().push_back(entry);
+  for (Type type : backward.getArgumentTypes())
+    entry->addArgument(type, loc);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  Block &forwardBody = model.getBody().front();
+  unsigned nForwardArgs = forwardBody.getNumArguments();
+  for (unsigned i = 0; i < nForwardArgs; ++i)
+    mapping.map(forwardBody.getArgument(i), entry->getArgument(i));
+  Value batch = entry->getArgument(0), length = entry->getArgument(1);
+  ValueRange inits = entry->getArguments().slice(ModelOp::kNumSizeArgs + nIn + nParam, nState);
+  ValueRange tape = entry->getArguments().slice(nForwardArgs, nState);
+  ValueRange outputCotangents = entry->getArguments().slice(nForwardArgs + nState, nOut);
+  ValueRange finalCotangents = entry->getArguments().take_back(nState);
+
+  // Work on params alone, once.
+  for (Operation *op : split.invariantOps)
+    b.clone(*op, mapping);
+  // In program order, so that the adjoint's outputs come in a fixed order.
+  for (BlockArgument param : forwardBody.getArguments().slice(ModelOp::kNumSizeArgs + nIn, nParam))
+    receivingInOrder.push_back(mapping.lookup(param));
+  for (Operation *op : split.invariantOps)
+    for (Value result : op->getResults())
+      if (split.paramDependent.contains(result))
+        receivingInOrder.push_back(mapping.lookup(result));
+  receiving.insert(receivingInOrder.begin(), receivingInOrder.end());
+
+  // The adjoint recurrence: states are the cotangents of the states; inputs
+  // the states before each step, the step's inputs and the cotangents of
+  // its output sequences.
+  SmallVector<Value> adjointInputs;
+  for (unsigned i = 0; i < nState; ++i)
+    adjointInputs.push_back(statesBeforeSteps(b, loc, batch, length, inits[i], tape[i]));
+  for (Value input : recurrence.getInputs())
+    adjointInputs.push_back(mapping.lookup(input));
+  nInputArgs = recurrence.getInputs().size();
+  for (Value dy : outputCotangents)
+    adjointInputs.push_back(dy);
+  auto adjoint = RecurrenceOp::create(b, loc, TypeRange{}, batch, length, finalCotangents,
+                                      adjointInputs);
+  adjoint.setReverse(true);
+  if (failed(buildAdjointStep(adjoint, why)))
+    return failure();
+
+  // Its result types are known now: rebuild it with them.
+  SmallVector<Type> resultTypes(finalCotangents.getTypes());
+  for (Value output : stepOutputs)
+    resultTypes.push_back(withLeading(output.getType(), {kDyn, kDyn}));
+  auto typed = RecurrenceOp::create(b, loc, resultTypes, batch, length, finalCotangents,
+                                    adjointInputs);
+  typed.setReverse(true);
+  typed.getStep().takeBody(adjoint.getStep());
+  adjoint.erase();
+
+  // Param gradients: the steps' shares summed, then back through the work
+  // on params.
+  auto outputAt = [&](unsigned index) { return typed.getResult(nState + index); };
+  AdjointBuilder outside(
+      b, [&](Value v) { return receiving.contains(v); },
+      [](linalg::LinalgOp, unsigned, Value) { return false; });
+  for (auto [target, index] : directOutputs)
+    outside.seed(target, sumOverSteps(loc, outputAt(index), target.getType()));
+  for (const DeferredProjection &p : projections)
+    outside.seed(p.target,
+                 contractionInputCotangent(b, loc, p.op, p.input, outputAt(p.cotangentOutput),
+                                           outputAt(p.otherOutput), /*extraLeading=*/2));
+  SmallVector<Operation *> outsideOps;
+  for (Operation *op : split.invariantOps)
+    outsideOps.push_back(mapping.lookup(op));
+  if (failed(outside.run(outsideOps, why)))
+    return failure();
+
+  SmallVector<Value> gradients;
+  for (unsigned j = 0; j < nIn; ++j) {
+    Value total;
+    for (auto [modelInput, index] : inputCotangentOutputs)
+      if (modelInput == j)
+        total = total ? Value(arith::AddFOp::create(b, loc, total, outputAt(index)))
+                      : outputAt(index);
+    gradients.push_back(total ? total
+                              : zeroTensor(b, loc, entry->getArgument(2 + j).getType(),
+                                           {batch, length}));
+  }
+  for (unsigned p = 0; p < nParam; ++p) {
+    Value param = entry->getArgument(2 + nIn + p);
+    Value gradient = outside.cotangent(param);
+    gradients.push_back(gradient ? gradient : zeroTensor(b, loc, param.getType(), {}));
+  }
+  llvm::append_range(gradients, typed.getFinalStates());
+  ReturnOp::create(b, loc, gradients);
+  return success();
+}
+
+LogicalResult BackwardBuilder::buildAdjointStep(RecurrenceOp adjoint, std::string &why) {
+  Location loc = recurrence.getLoc();
+  unsigned nState = recurrence.getNumStates();
+  Block &forwardStep = recurrence.getBody();
+  Block &step = adjoint.getBody();
+  ValueRange stateCotangents = step.getArguments().take_front(nState);
+  ValueRange statesBefore = step.getArguments().slice(nState, nState);
+  ValueRange inputs = step.getArguments().slice(2 * nState, nInputArgs);
+  ValueRange outputCotangents = step.getArguments().drop_front(2 * nState + nInputArgs);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&step);
+
+  IRMapping local = mapping;
+  local.map(forwardStep.getArguments().take_front(nState), statesBefore);
+  local.map(forwardStep.getArguments().drop_front(nState), inputs);
+  SmallVector<Operation *> varyingOps;
+  for (Operation *op : split.varyingOps)
+    varyingOps.push_back(b.clone(*op, local));
+  DenseSet<Value> inStep;
+  for (Value arg : step.getArguments().slice(nState, nState + nInputArgs))
+    inStep.insert(arg);
+  for (Operation *op : varyingOps)
+    for (Value result : op->getResults())
+      inStep.insert(result);
+
+  auto addOutput = [&](Value value) {
+    stepOutputs.push_back(value);
+    return unsigned(stepOutputs.size() - 1);
+  };
+  // Projections by param work: yield both factors, contract them later.
+  auto defer = [&](linalg::LinalgOp op, unsigned i, Value dy) {
+    Value target = op.getDpsInputs()[i], other = op.getDpsInputs()[1 - i];
+    if (inStep.contains(target) || !inStep.contains(other) ||
+        !hasContractionInputCotangent(op, i))
+      return false;
+    unsigned cotangentOutput = addOutput(dy);
+    projections.push_back({target, op, i, cotangentOutput, addOutput(other)});
+    return true;
+  };
+  AdjointBuilder adjointOfStep(
+      b, [&](Value v) { return inStep.contains(v) || receiving.contains(v); }, defer);
+  auto yield = cast<YieldOp>(forwardStep.getTerminator());
+  for (unsigned i = 0; i < nState; ++i)
+    adjointOfStep.seed(local.lookupOrDefault(yield.getOperand(i)), stateCotangents[i]);
+  for (auto [i, dy] : llvm::enumerate(outputCotangents))
+    adjointOfStep.seed(local.lookupOrDefault(yield.getOperand(nState + i)), dy);
+  if (failed(adjointOfStep.run(varyingOps, why)))
+    return failure();
+
+  SmallVector<Value> yielded;
+  for (Value state : statesBefore) {
+    Value cotangent = adjointOfStep.cotangent(state);
+    if (!cotangent)
+      cotangent = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(cast<RankedTensorType>(state.getType()),
+                                         b.getF32FloatAttr(0.0)));
+    yielded.push_back(cotangent);
+  }
+  Block &modelBody = model.getBody().front();
+  for (auto [i, input] : llvm::enumerate(recurrence.getInputs()))
+    if (Value cotangent = adjointOfStep.cotangent(inputs[i]))
+      if (auto arg = dyn_cast<BlockArgument>(input); arg && arg.getOwner() == &modelBody)
+        inputCotangentOutputs.push_back(
+            {arg.getArgNumber() - ModelOp::kNumSizeArgs, addOutput(cotangent)});
+  // Shares of values outside the step (params, work on params).
+  for (Value outsideValue : receivingInOrder)
+    if (Value cotangent = adjointOfStep.cotangent(outsideValue))
+      directOutputs.push_back({outsideValue, addOutput(cotangent)});
+  llvm::append_range(yielded, stepOutputs);
+  YieldOp::create(b, loc, yielded);
+  return success();
+}
+
+struct RecDeriveBackwardPass : impl::RecDeriveBackwardBase<RecDeriveBackwardPass> {
+  void runOnOperation() override {
+    SmallVector<ModelOp> models;
+    for (auto model : getOperation().getOps<ModelOp>())
+      if (model.getModelKind() == ModelKind::Forward && !model->hasAttr("rec.no_backward"))
+        models.push_back(model);
+    for (ModelOp model : models) {
+      std::string why;
+      RecurrenceOp recurrence = soleRecurrence(model, why);
+      OpBuilder b(model->getContext());
+      b.setInsertionPointAfter(model);
+      if (recurrence) {
+        BackwardBuilder builder(b, model, recurrence);
+        if (succeeded(builder.build(why))) {
+          buildTapeModel(b, model, recurrence, /*tapeOnly=*/false);
+          buildTapeModel(b, model, recurrence, /*tapeOnly=*/true);
+          continue;
+        }
+        // A half-built backward model is removed.
+        if (auto built = SymbolTable::lookupSymbolIn(
+                getOperation(), (model.getSymName() + "_backward").str()))
+          built->erase();
+      }
+      model->setAttr("rec.no_backward", b.getStringAttr(why));
+    }
+  }
+};
+
+} // namespace
+} // namespace mlir::rec
