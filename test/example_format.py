@@ -59,8 +59,9 @@ class ExampleFormat(lit.formats.TestFormat):
             if p.returncode != 0 or "nan" in p.stdout or "inf" in p.stdout.split("interpreter)")[-1]:
                 return lit.Test.FAIL, "\n".join(log) + "\n" + p.stdout + "\ninterpreter failed or not finite"
         # The compiled kernel against the interpreter, with the ABI checks of
-        # `seqc check`: every model in the sequential form and in the form
-        # --form auto picks, at a length where errors would accumulate.
+        # `seqc check`, and its gradients (`seqc check --grad`): every model
+        # in the sequential form and in the form --form auto picks, at a
+        # length where errors would accumulate.
         # --form scan, newton and chunk too where the analysis allows them
         # (auto may stream a scannable state instead, and takes Newton only
         # for long sequences); a refusal must say why.
@@ -76,6 +77,17 @@ class ExampleFormat(lit.formats.TestFormat):
                 if p.returncode != 0 or not p.stdout.rstrip().endswith("PASS"):
                     return lit.Test.FAIL, "\n".join(log) + "\n" + p.stderr + \
                         "\nseqc check --form %s failed for %s" % (form, m)
+                # The backward of the same form, against finite differences
+                # of the interpreter, with the tape and without. Attention has
+                # no gradient rule yet: such a model must say so.
+                p = run([seqc, "check", path, "--model", m, "--form", form, "--grad",
+                         "--B", "2", "--T", "1000"])
+                log.append(p.stdout)
+                if p.returncode == 1 and "attention has no gradient rule yet" in p.stderr:
+                    continue
+                if p.returncode != 0 or not p.stdout.rstrip().endswith("PASS"):
+                    return lit.Test.FAIL, "\n".join(log) + "\n" + p.stderr + \
+                        "\nseqc check --grad --form %s failed for %s" % (form, m)
         # The GPU target: PTX for the oldest and the newest architecture,
         # which ptxas must accept, in the form auto picks and in the Newton
         # form where it applies; where a GPU is, the kernels themselves.

@@ -1,7 +1,8 @@
 //===- Header.cpp - The C header of a compiled module ---------------------===//
 //
 // Writes what a C or C++ program needs to call the kernels: the entry
-// points with one commented parameter per array ([B, T, shape] for inputs
+// points (M_forward, and where the model has them its backward entry
+// points) with one commented parameter per array ([B, T, shape] for inputs
 // and outputs), and the status codes, from the one list of
 // include/seqc/Runtime/seqc_abi.h. The header is self-contained: a user has
 // only it and the object file.
@@ -100,6 +101,50 @@ void emitEntry(rec::ModelOp model, seqc::HeaderKind kind, llvm::raw_ostream &out
   out << ");\n\n";
 }
 
+/// M_tape_bytes, M_forward_tape and M_backward (language.md section 8).
+void emitBackwardEntries(rec::ModelOp model, llvm::raw_ostream &out) {
+  StringRef name = model.getSymName();
+  auto types = model.getArgumentTypes().drop_front(rec::ModelOp::kNumSizeArgs);
+  auto results = model.getResultTypes();
+  unsigned nIn = model.getNumInputs(), nPar = model.getNumParams(), nSt = model.getNumStates(),
+           nOut = model.getNumOutputs();
+  auto emit = [&](ArrayAttr names, StringRef qualifier, StringRef prefix, StringRef suffix,
+                  ArrayRef<Type> ts, unsigned leading) {
+    for (auto [n, type] : llvm::zip(names, ts))
+      out << ",\n    " << qualifier << "float *" << prefix << cast<StringAttr>(n).getValue()
+          << suffix << " /* " << shapeComment(type, leading) << " */";
+  };
+  auto emitForwardArguments = [&]() {
+    emit(model.getInputNames(), "const ", "", "", types.take_front(nIn), 2);
+    emit(model.getParamNames(), "const ", "", "", types.slice(nIn, nPar), 0);
+    emit(model.getStateNames(), "const ", "", "_init", types.slice(nIn + nPar, nSt), 1);
+  };
+  out << "/* The bytes " << name << "_forward_tape saves for " << name << "_backward: B * T *\n"
+      << " * (the elements of every state) floats, each state after every step. */\n"
+      << "int64_t " << name << "_tape_bytes(int64_t B, int64_t T);\n\n";
+  out << "/* " << name << "_forward, also writing the tape (" << name << "_tape_bytes(B, T)\n"
+      << " * bytes, any alignment). */\n"
+      << "int " << name << "_forward_tape(int64_t B, int64_t T";
+  emitForwardArguments();
+  emit(model.getOutputNames(), "", "", "", results.take_front(nOut), 2);
+  emit(model.getStateNames(), "", "", "_final", results.take_back(nSt), 1);
+  out << ",\n    void *tape);\n\n";
+  out << "/* The vector-Jacobian product of " << name << "_forward: cotangents of the\n"
+      << " * outputs and final states in (NULL: zero), gradients of the inputs, params\n"
+      << " * and initial states out (NULL: not wanted; param gradients are summed\n"
+      << " * over B and T and written, not added). tape: from " << name << "_forward_tape\n"
+      << " * on the same arguments, or NULL to recompute it. */\n"
+      << "int " << name << "_backward(int64_t B, int64_t T";
+  emitForwardArguments();
+  out << ",\n    const void *tape";
+  emit(model.getOutputNames(), "const ", "d_", "", results.take_front(nOut), 2);
+  emit(model.getStateNames(), "const ", "d_", "_final", results.take_back(nSt), 1);
+  emit(model.getInputNames(), "", "d_", "", types.take_front(nIn), 2);
+  emit(model.getParamNames(), "", "d_", "", types.slice(nIn, nPar), 0);
+  emit(model.getStateNames(), "", "d_", "_init", types.slice(nIn + nPar, nSt), 1);
+  out << ");\n\n";
+}
+
 } // namespace
 
 void seqc::emitHeader(ModuleOp module, StringRef guardName, HeaderKind kind,
@@ -113,7 +158,12 @@ void seqc::emitHeader(ModuleOp module, StringRef guardName, HeaderKind kind,
   if (kind == HeaderKind::CudaKernels)
     out << "/* The last CUDA error of this thread's calls, or NULL (libseqc_cuda). */\n"
         << "const char *seqc_cuda_last_error(void);\n\n";
-  for (auto model : module.getOps<rec::ModelOp>())
+  for (auto model : module.getOps<rec::ModelOp>()) {
+    if (model.getModelKind() != rec::ModelKind::Forward)
+      continue;
     emitEntry(model, kind, out);
+    if (module.lookupSymbol((model.getSymName() + "_backward").str()))
+      emitBackwardEntries(model, out);
+  }
   out << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << " */\n";
 }

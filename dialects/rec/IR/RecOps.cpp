@@ -92,8 +92,23 @@ static std::string modelArgumentName(ModelOp model, unsigned arg) {
     return nameAt(model.getInputNames(), arg);
   if (arg < nIn + nParam)
     return nameAt(model.getParamNames(), arg - nIn);
-  std::string state = nameAt(model.getStateNames(), arg - nIn - nParam);
-  return state.empty() ? state : state + "_init";
+  unsigned nState = model.getNumStates(), nOut = model.getNumOutputs();
+  auto suffixed = [](std::string prefix, std::string name, StringRef suffix) {
+    return name.empty() ? name : prefix + name + suffix.str();
+  };
+  arg -= nIn + nParam;
+  if (arg < nState)
+    return suffixed("", nameAt(model.getStateNames(), arg), "_init");
+  // A backward model's tape and cotangents.
+  arg -= nState;
+  if (model.getModelKind() != ModelKind::Backward)
+    return "";
+  if (arg < nState)
+    return suffixed("", nameAt(model.getStateNames(), arg), "_tape");
+  arg -= nState;
+  if (arg < nOut)
+    return suffixed("d_", nameAt(model.getOutputNames(), arg), "");
+  return suffixed("d_", nameAt(model.getStateNames(), arg - nOut), "_final");
 }
 
 void ModelOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNameFn) {
@@ -116,7 +131,6 @@ LogicalResult ModelOp::verify() {
   unsigned tapeArgs = backward ? nState : 0;
   unsigned cotangentArgs = backward ? nOut + nState : 0;
   unsigned expectedResults = backward                       ? nIn + nParam + nState
-                             : kind == ModelKind::Tape        ? nState
                              : kind == ModelKind::ForwardTape ? nOut + 2 * nState
                                                               : nOut + nState;
   ArrayRef<Type> args = getArgumentTypes(), results = getResultTypes();
@@ -156,17 +170,14 @@ LogicalResult ModelOp::verify() {
                              << " but what it is the gradient of has type " << args[i];
     return success();
   }
-  if (kind != ModelKind::Tape) {
-    for (unsigned i = 0; i < nState; ++i)
-      if (results[nOut + i] != args[nIn + nParam + i])
-        return emitOpError() << "final state '" << name(getStateNames(), i) << "' has type "
-                             << results[nOut + i] << " but its initial state has type "
-                             << args[nIn + nParam + i];
-    for (unsigned i = 0; i < nOut; ++i)
-      if (failed(
-              checkAbiType(*this, results[i], 2, "output '" + name(getOutputNames(), i) + "'")))
-        return failure();
-  }
+  for (unsigned i = 0; i < nState; ++i)
+    if (results[nOut + i] != args[nIn + nParam + i])
+      return emitOpError() << "final state '" << name(getStateNames(), i) << "' has type "
+                           << results[nOut + i] << " but its initial state has type "
+                           << args[nIn + nParam + i];
+  for (unsigned i = 0; i < nOut; ++i)
+    if (failed(checkAbiType(*this, results[i], 2, "output '" + name(getOutputNames(), i) + "'")))
+      return failure();
   return success();
 }
 
@@ -243,6 +254,11 @@ void RecurrenceOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn 
 }
 
 void RecurrenceOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  // An adjoint's results are cotangents, not the states and outputs whose
+  // names its operands carry.
+  auto model = (*this)->getParentOfType<ModelOp>();
+  if (model && model.getModelKind() == ModelKind::Backward)
+    return;
   for (unsigned i = 0; i < getNumStates(); ++i) {
     std::string name = operandName(getInits()[i], /*stripInitSuffix=*/true);
     if (!name.empty())
@@ -251,7 +267,6 @@ void RecurrenceOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
   // Output names live on the model, in the order rec.return takes them; a
   // sequence that is not returned (after rec-outline-stateless or rec-to-scan) keeps a
   // number.
-  auto model = (*this)->getParentOfType<ModelOp>();
   if (!model)
     return;
   ArrayAttr outputs = model.getOutputNames();

@@ -27,8 +27,7 @@ def Rec_ModelKind : I32EnumAttr<"ModelKind",
     "which of a model's kernel entry points a rec.model is", [
       I32EnumAttrCase<"Forward", 0, "forward">,
       I32EnumAttrCase<"ForwardTape", 1, "forward_tape">,
-      I32EnumAttrCase<"Tape", 2, "tape">,
-      I32EnumAttrCase<"Backward", 3, "backward">]> {
+      I32EnumAttrCase<"Backward", 2, "backward">]> {
   let cppNamespace = "::mlir::rec";
 }
 
@@ -52,8 +51,8 @@ def Rec_ModelOp : Rec_Op<"model", [
     section 8); the names are always those of the user's model. `forward`
     (the default) is `M_forward`. `forward_tape` is `M_forward_tape`: the
     results are followed by the tape, one `tensor<?x?x...>` per state (its
-    value after every step). `tape` computes only the tape (what
-    `M_backward` runs when it is given none). `backward` is `M_backward`:
+    value after every step); `M_backward` runs it when it is given no tape.
+    `backward` is `M_backward`:
     its arguments are B, T, the inputs, params and initial states, the tape,
     the cotangents of the outputs and of the final states; its results the
     gradients of the inputs, the params and the initial states.

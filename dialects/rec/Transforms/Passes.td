@@ -134,9 +134,9 @@ def RecDeriveBackward : Pass<"rec-derive-backward", "::mlir::ModuleOp"> {
   let description = [{
     Beside every model `M` (kind `forward`), adds the models of the entry
     points of language.md section 8: `M_forward_tape` (the forward that also
-    writes the tape: every state after every step), `M_tape` (the tape
-    alone, which the backward computes when it is given none) and
-    `M_backward` (the vector-Jacobian product of the whole call).
+    writes the tape: every state after every step; the backward runs it
+    when it is given no tape) and `M_backward` (the vector-Jacobian product
+    of the whole call).
 
     The backward is itself a recurrence, running backwards in time
     (`rec.recurrence reverse`): its states are the cotangents of the

@@ -89,21 +89,18 @@ ModelOp cloneModel(OpBuilder &b, ModelOp model, StringRef name, ModelKind kind,
   return copy;
 }
 
-/// M_forward_tape (or, with `tapeOnly`, M_tape): the forward whose
-/// recurrence also yields every new state as a sequence.
-void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence, bool tapeOnly) {
+/// M_forward_tape: the forward whose recurrence also yields every new state
+/// as a sequence.
+void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence) {
   Location loc = model.getLoc();
   unsigned nState = model.getNumStates();
   SmallVector<Type> tapeTypes;
   for (Value init : recurrence.getInits())
     tapeTypes.push_back(tapeType(init.getType()));
-  SmallVector<Type> resultTypes;
-  if (!tapeOnly)
-    llvm::append_range(resultTypes, model.getResultTypes());
+  SmallVector<Type> resultTypes(model.getResultTypes());
   llvm::append_range(resultTypes, tapeTypes);
-  std::string name = (model.getSymName() + (tapeOnly ? "_tape" : "_forward_tape")).str();
-  ModelOp copy = cloneModel(b, model, name, tapeOnly ? ModelKind::Tape : ModelKind::ForwardTape,
-                            model.getArgumentTypes(), resultTypes);
+  ModelOp copy = cloneModel(b, model, (model.getSymName() + "_forward_tape").str(),
+                            ModelKind::ForwardTape, model.getArgumentTypes(), resultTypes);
   IRMapping mapping;
   model.getBody().cloneInto(&copy.getBody(), mapping);
   auto cloned = cast<RecurrenceOp>(mapping.lookup(recurrence.getOperation()));
@@ -120,9 +117,7 @@ void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence, bool t
   cloned.replaceAllUsesWith(extended.getResults().take_front(cloned.getNumResults()));
   cloned.erase();
   auto ret = cast<ReturnOp>(copy.getBody().front().getTerminator());
-  SmallVector<Value> returned;
-  if (!tapeOnly)
-    llvm::append_range(returned, ret.getOperands());
+  SmallVector<Value> returned(ret.getOperands());
   llvm::append_range(returned, extended.getResults().take_back(nState));
   ret->setOperands(returned);
 }
@@ -178,9 +173,14 @@ struct StepSplit {
              ModelOp::kNumSizeArgs + model.getNumInputs(), model.getNumParams()))
       paramDependent.insert(param);
     auto classify = [&](Operation &op, bool inStep) {
-      bool isVarying = inStep && llvm::any_of(op.getOperands(), [&](Value v) {
-                         return varying.contains(v);
-                       });
+      // A broadcast of param work stays in the step, where its adjoint sums
+      // the cotangent back to the smaller shape: yielded per step before
+      // the sum, it would cost B x T times the broadcast shape.
+      bool broadcastsParams =
+          isa<linalg::BroadcastOp>(op) && paramDependent.contains(op.getOperand(0));
+      bool isVarying = inStep && (broadcastsParams || llvm::any_of(op.getOperands(), [&](Value v) {
+                                    return varying.contains(v);
+                                  }));
       bool dependsOnParams = llvm::any_of(
           op.getOperands(), [&](Value v) { return paramDependent.contains(v); });
       for (Value result : op.getResults()) {
@@ -447,8 +447,8 @@ struct RecDeriveBackwardPass : impl::RecDeriveBackwardBase<RecDeriveBackwardPass
       if (recurrence) {
         BackwardBuilder builder(b, model, recurrence);
         if (succeeded(builder.build(why))) {
-          buildTapeModel(b, model, recurrence, /*tapeOnly=*/false);
-          buildTapeModel(b, model, recurrence, /*tapeOnly=*/true);
+          b.setInsertionPointAfter(model);
+          buildTapeModel(b, model, recurrence);
           continue;
         }
         // A half-built backward model is removed.

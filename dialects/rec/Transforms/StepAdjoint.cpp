@@ -48,6 +48,31 @@ Operation *reductionCombiner(linalg::ReduceOp reduce) {
   return isa<arith::AddFOp, arith::MaximumFOp, arith::MinimumFOp>(op) ? op : nullptr;
 }
 
+/// out + in0 * in1 over any loops (contractions, and outer products, which
+/// have no reduction loop and so are not linalg contractions).
+bool isMultiplyAccumulate(Operation *op) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  if (!linalgOp || linalgOp.getNumDpsInputs() != 2 || linalgOp.getNumDpsInits() != 1 ||
+      op->getNumResults() != 1)
+    return false;
+  if (seqc::isBilinearContraction(op))
+    return true;
+  Block *body = linalgOp.getBlock();
+  if (body->getOperations().size() != 3)
+    return false;
+  auto mul = dyn_cast<arith::MulFOp>(body->front());
+  auto add = dyn_cast<arith::AddFOp>(*std::next(body->begin()));
+  auto yield = dyn_cast<linalg::YieldOp>(body->back());
+  if (!mul || !add || !yield || yield->getOperand(0) != add.getResult())
+    return false;
+  Value in0 = body->getArgument(0), in1 = body->getArgument(1), out = body->getArgument(2);
+  bool multipliesInputs = (mul.getLhs() == in0 && mul.getRhs() == in1) ||
+                          (mul.getLhs() == in1 && mul.getRhs() == in0);
+  bool accumulates = (add.getLhs() == out && add.getRhs() == mul.getResult()) ||
+                     (add.getRhs() == out && add.getLhs() == mul.getResult());
+  return multipliesInputs && accumulates;
+}
+
 } // namespace
 
 bool hasContractionInputCotangent(linalg::LinalgOp op, unsigned i) {
@@ -97,7 +122,7 @@ bool AdjointBuilder::hasRule(Operation *op) {
   if (auto reduce = dyn_cast<linalg::ReduceOp>(op))
     return reductionCombiner(reduce) != nullptr;
   if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
-    if (seqc::isBilinearContraction(op))
+    if (isMultiplyAccumulate(op))
       return hasContractionInputCotangent(linalgOp, 0) &&
              hasContractionInputCotangent(linalgOp, 1);
   return seqc::derivativeRuleOf(op) != seqc::DerivativeRule::None;
@@ -140,7 +165,7 @@ LogicalResult AdjointBuilder::differentiateArith(Operation *op, Value dy) {
   auto mul = [&](Value x, Value y) -> Value { return arith::MulFOp::create(b, loc, x, y); };
   auto neg = [&](Value x) -> Value { return arith::NegFOp::create(b, loc, x); };
   Value y = op->getResult(0);
-  Value zero = splat(b, loc, y.getType(), 0.0);
+  auto zero = [&]() { return splat(b, loc, y.getType(), 0.0); };
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<arith::AddFOp>([&](auto) {
         seed(operand(0), dy);
@@ -179,18 +204,18 @@ LogicalResult AdjointBuilder::differentiateArith(Operation *op, Value dy) {
                                                     : arith::CmpFPredicate::OLE;
         Value first = arith::CmpFOp::create(b, loc, predicate, operand(0), operand(1));
         if (receives(operand(0)))
-          seed(operand(0), arith::SelectOp::create(b, loc, first, dy, zero));
+          seed(operand(0), arith::SelectOp::create(b, loc, first, dy, zero()));
         if (receives(operand(1)))
-          seed(operand(1), arith::SelectOp::create(b, loc, first, zero, dy));
+          seed(operand(1), arith::SelectOp::create(b, loc, first, zero(), dy));
         return success();
       })
       .Case<arith::SelectOp>([&](arith::SelectOp select) {
         if (receives(select.getTrueValue()))
           seed(select.getTrueValue(),
-               arith::SelectOp::create(b, loc, select.getCondition(), dy, zero));
+               arith::SelectOp::create(b, loc, select.getCondition(), dy, zero()));
         if (receives(select.getFalseValue()))
           seed(select.getFalseValue(),
-               arith::SelectOp::create(b, loc, select.getCondition(), zero, dy));
+               arith::SelectOp::create(b, loc, select.getCondition(), zero(), dy));
         return success();
       })
       .Default([](Operation *) { return failure(); });
@@ -352,7 +377,7 @@ LogicalResult AdjointBuilder::differentiateLinalg(linalg::LinalgOp op, Value dy)
     }
     return success();
   }
-  if (!seqc::isBilinearContraction(op))
+  if (!isMultiplyAccumulate(op))
     return failure();
   seed(init, dy);
   for (unsigned i = 0; i < 2; ++i) {

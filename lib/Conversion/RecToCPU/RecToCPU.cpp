@@ -22,10 +22,10 @@ using namespace mlir;
 namespace {
 struct ConvertRecToCPUPass : seqc::impl::ConvertRecToCPUBase<ConvertRecToCPUPass> {
   void runOnOperation() override {
-    // M_backward calls the kernel of M_tape: those go first.
+    // M_backward calls the kernel of M_forward_tape: those go first.
     SmallVector<rec::ModelOp> models(getOperation().getOps<rec::ModelOp>());
     std::stable_partition(models.begin(), models.end(), [](rec::ModelOp model) {
-      return model.getModelKind() == rec::ModelKind::Tape;
+      return model.getModelKind() == rec::ModelKind::ForwardTape;
     });
     for (rec::ModelOp model : models) {
       seqc::lowerModelToEntry(model, seqc::kCPURuntime);

@@ -172,8 +172,7 @@ struct EntryArguments {
     SmallVector<Value> pointers(inputs);
     llvm::append_range(pointers, params);
     llvm::append_range(pointers, outputs);
-    bool writesTape = kind == rec::ModelKind::ForwardTape || kind == rec::ModelKind::Tape;
-    if (writesTape && nState > 0)
+    if (kind == rec::ModelKind::ForwardTape && nState > 0)
       pointers.push_back(tape);
     return pointers;
   }
@@ -189,8 +188,6 @@ unsigned numPointerArguments(rec::ModelOp model) {
     return common + nOutput + nState;
   case rec::ModelKind::ForwardTape:
     return common + nOutput + nState + 1;
-  case rec::ModelKind::Tape:
-    return common + 1;
   case rec::ModelKind::Backward:
     return common + 1 + nOutput + nState + common;
   }
@@ -452,15 +449,16 @@ void buildTapeBytes(OpBuilder &b, Location loc, rec::ModelOp model, StringRef na
 }
 
 /// The tape M_backward works from: the caller's, or when it passed NULL one
-/// computed now by M_tape's kernel into memory of the call, which `release`
-/// frees once the backward is done.
+/// computed now by M_forward_tape's kernel into memory of the call (with
+/// room for the outputs it also writes), which `release` frees once the
+/// backward is done.
 Value tapeOrRecomputed(OpBuilder &b, Location loc, rec::ModelOp model,
                        const EntryArguments &args, std::function<void(OpBuilder &)> &release) {
   auto module = model->getParentOfType<ModuleOp>();
   MLIRContext *ctx = b.getContext();
   Type ptr = LLVM::LLVMPointerType::get(ctx), i64 = b.getI64Type();
   std::string baseName = model.getSymName().drop_back(StringRef("_backward").size()).str();
-  auto tapeKernel = module.lookupSymbol<func::FuncOp>(baseName + "_tape_unguarded");
+  auto tapeKernel = module.lookupSymbol<func::FuncOp>(baseName + "_forward_tape_unguarded");
   if (!tapeKernel)
     return args.tape;
   // Declared as finalize-memref-to-llvm declares them, which then reuses
@@ -478,8 +476,25 @@ Value tapeOrRecomputed(OpBuilder &b, Location loc, rec::ModelOp model,
   Value missing = isNull(b, loc, args.tape);
   auto select = scf::IfOp::create(b, loc, TypeRange{ptr}, missing, true, true);
   OpBuilder thenBuilder = OpBuilder::atBlockBegin(select.thenBlock());
-  Value bytes = tapeOffset(thenBuilder, loc, model, args.batch64, args.length64,
-                           model.getNumStates());
+  Value steps = arith::MulIOp::create(thenBuilder, loc, args.batch64, args.length64);
+  Value tapeBytes = tapeOffset(thenBuilder, loc, model, args.batch64, args.length64,
+                               model.getNumStates());
+  // The outputs go after the tape; the final states are not wanted.
+  SmallVector<Value> outputBytes;
+  Value bytes = tapeBytes;
+  unsigned nState = model.getNumStates();
+  for (Type type : model.getArgumentTypes().slice(
+           rec::ModelOp::kNumSizeArgs + model.getNumInputs() + model.getNumParams() + 2 * nState,
+           model.getNumOutputs())) {
+    int64_t elements = 1;
+    for (int64_t d : cast<RankedTensorType>(type).getShape().drop_front(2))
+      elements *= d;
+    outputBytes.push_back(bytes);
+    bytes = arith::AddIOp::create(
+        thenBuilder, loc, bytes,
+        arith::MulIOp::create(thenBuilder, loc, steps,
+                              arith::ConstantIntOp::create(thenBuilder, loc, i64, 4 * elements)));
+  }
   Value one = arith::ConstantIntOp::create(thenBuilder, loc, i64, 1);
   bytes = arith::MaxSIOp::create(thenBuilder, loc, bytes, one);
   Value memory = LLVM::CallOp::create(thenBuilder, loc, alloc, ValueRange{bytes}).getResult();
@@ -487,6 +502,10 @@ Value tapeOrRecomputed(OpBuilder &b, Location loc, rec::ModelOp model,
   llvm::append_range(operands, args.inputs);
   llvm::append_range(operands, args.params);
   llvm::append_range(operands, args.inits);
+  for (Value offset : outputBytes)
+    operands.push_back(offsetPointer(thenBuilder, loc, memory, offset));
+  for (unsigned i = 0; i < nState; ++i)
+    operands.push_back(LLVM::ZeroOp::create(thenBuilder, loc, ptr));
   operands.push_back(memory);
   func::CallOp::create(thenBuilder, loc, tapeKernel, operands);
   scf::YieldOp::create(thenBuilder, loc, memory);
@@ -521,9 +540,7 @@ void seqc::lowerModelToEntry(rec::ModelOp model, const TargetRuntime &runtime) {
   auto function = func::FuncOp::create(b, loc, entryName + "_unguarded",
                                        FunctionType::get(ctx, argTypes, {b.getI32Type()}));
   function.setPrivate();
-  // M_tape is not part of the ABI: M_backward calls its kernel directly.
-  if (kind != rec::ModelKind::Tape)
-    buildGuardedEntry(b, loc, entryName, function, runtime);
+  buildGuardedEntry(b, loc, entryName, function, runtime);
   if (kind == rec::ModelKind::ForwardTape) {
     std::string base = model.getSymName().drop_back(StringRef("_forward_tape").size()).str();
     buildTapeBytes(b, loc, model, base + "_tape_bytes" + runtime.twinSuffix.str());

@@ -10,7 +10,7 @@ rec.model @m(%B: index, %T: index, %x: tensor<?x?x4xf32>, %y: tensor<4xf32>) -> 
 
 // -----
 
-// expected-error @+1 {{'rec.model' op has 1 results but names 1 outputs and 1 states}}
+// expected-error @+1 {{'rec.model' op has 1 results but its kind and names call for 2}}
 rec.model @m(%B: index, %T: index, %x: tensor<?x?x4xf32>, %h: tensor<?x4xf32>) -> (tensor<?x?x4xf32>)
     attributes {input_names = ["x"], param_names = [], state_names = ["h"], output_names = ["o"],
                 state_init = array<f64: 0.0>} {

@@ -55,9 +55,8 @@ inline constexpr TargetRuntime kCUDALauncher{
 
 /// Builds `runtime`'s entry point for `model` beside it (the model itself is
 /// left for the caller to erase): M_forward, or for the models of
-/// rec-derive-backward M_forward_tape (with M_tape_bytes), M_backward, and
-/// the kernel of M_tape, which M_backward calls and which must therefore be
-/// lowered first.
+/// rec-derive-backward M_forward_tape (with M_tape_bytes) and M_backward,
+/// which calls M_forward_tape's kernel (lowered first) when given no tape.
 void lowerModelToEntry(mlir::rec::ModelOp model, const TargetRuntime &runtime);
 
 } // namespace seqc
