@@ -287,7 +287,7 @@ FailureOr<CompiledOutput> Compilation::run() {
   }
   if (failed(generateRec()))
     return failure();
-  if (emit != EmitKind::Rec && options.backward && options.target == TargetKind::Cpu) {
+  if (emit != EmitKind::Rec && options.backward) {
     if (failed(runPhase("backward: derive", buildBackwardPipeline)))
       return failure();
     for (auto model : ir->getOps<rec::ModelOp>())

@@ -130,8 +130,12 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(ModuleOp module, llvm::LLVMConte
   llvmModule->setTargetTriple(machine->getTargetTriple());
   if (kind == HostCode::CudaLauncher) {
     // The launcher library (libseqc_cuda) defines what the host code calls.
+    auto isEntryPoint = [](llvm::StringRef name) {
+      return name.ends_with("_forward_cuda") || name.ends_with("_forward_tape_cuda") ||
+             name.ends_with("_backward_cuda") || name.ends_with("_tape_bytes_cuda");
+    };
     for (llvm::Function &function : llvmModule->functions())
-      if (!function.isDeclaration() && !function.getName().ends_with("_forward_cuda"))
+      if (!function.isDeclaration() && !isEntryPoint(function.getName()))
         function.setLinkage(llvm::GlobalValue::InternalLinkage);
     llvmModule->setPICLevel(llvm::PICLevel::BigPIC);
     return llvmModule;

@@ -101,42 +101,54 @@ void emitEntry(rec::ModelOp model, seqc::HeaderKind kind, llvm::raw_ostream &out
   out << ");\n\n";
 }
 
-/// M_tape_bytes, M_forward_tape and M_backward (language.md section 8).
-void emitBackwardEntries(rec::ModelOp model, llvm::raw_ostream &out) {
-  StringRef name = model.getSymName();
+/// M_tape_bytes, M_forward_tape and M_backward (language.md section 8), or
+/// their _cuda twins (a stream first, device pointers).
+void emitBackwardEntries(rec::ModelOp model, bool cuda, llvm::raw_ostream &out) {
+  std::string name = model.getSymName().str(), twin = cuda ? "_cuda" : "";
+  std::string sizes = cuda ? "(CUstream stream, int64_t B, int64_t T" : "(int64_t B, int64_t T";
   auto types = model.getArgumentTypes().drop_front(rec::ModelOp::kNumSizeArgs);
   auto results = model.getResultTypes();
   unsigned nIn = model.getNumInputs(), nPar = model.getNumParams(), nSt = model.getNumStates(),
            nOut = model.getNumOutputs();
   auto emit = [&](ArrayAttr names, StringRef qualifier, StringRef prefix, StringRef suffix,
                   ArrayRef<Type> ts, unsigned leading) {
-    for (auto [n, type] : llvm::zip(names, ts))
-      out << ",\n    " << qualifier << "float *" << prefix << cast<StringAttr>(n).getValue()
-          << suffix << " /* " << shapeComment(type, leading) << " */";
+    for (auto [n, type] : llvm::zip(names, ts)) {
+      out << ",\n    ";
+      if (cuda)
+        out << "CUdeviceptr ";
+      else
+        out << qualifier << "float *";
+      out << prefix << cast<StringAttr>(n).getValue() << suffix << " /* "
+          << shapeComment(type, leading) << " */";
+    }
   };
   auto emitForwardArguments = [&]() {
     emit(model.getInputNames(), "const ", "", "", types.take_front(nIn), 2);
     emit(model.getParamNames(), "const ", "", "", types.slice(nIn, nPar), 0);
     emit(model.getStateNames(), "const ", "", "_init", types.slice(nIn + nPar, nSt), 1);
   };
-  out << "/* The bytes " << name << "_forward_tape saves for " << name << "_backward: B * T *\n"
-      << " * (the elements of every state) floats, each state after every step. */\n"
-      << "int64_t " << name << "_tape_bytes(int64_t B, int64_t T);\n\n";
-  out << "/* " << name << "_forward, also writing the tape (" << name << "_tape_bytes(B, T)\n"
+  out << "/* The bytes " << name << "_forward_tape" << twin << " saves for " << name
+      << "_backward" << twin << ":\n"
+      << " * B * T * (the elements of every state) floats, each state after every step. */\n"
+      << "int64_t " << name << "_tape_bytes" << twin << "(int64_t B, int64_t T);\n\n";
+  out << "/* " << name << "_forward" << twin << ", also writing the tape (" << name
+      << "_tape_bytes" << twin << "(B, T)\n"
       << " * bytes, any alignment). */\n"
-      << "int " << name << "_forward_tape(int64_t B, int64_t T";
+      << "int " << name << "_forward_tape" << twin << sizes;
   emitForwardArguments();
   emit(model.getOutputNames(), "", "", "", results.take_front(nOut), 2);
   emit(model.getStateNames(), "", "", "_final", results.take_back(nSt), 1);
-  out << ",\n    void *tape);\n\n";
-  out << "/* The vector-Jacobian product of " << name << "_forward: cotangents of the\n"
+  out << ",\n    " << (cuda ? "CUdeviceptr" : "void *") << " tape);\n\n";
+  out << "/* The vector-Jacobian product of " << name << "_forward" << twin
+      << ": cotangents of the\n"
       << " * outputs and final states in (NULL: zero), gradients of the inputs, params\n"
       << " * and initial states out (NULL: not wanted; param gradients are summed\n"
-      << " * over B and T and written, not added). tape: from " << name << "_forward_tape\n"
+      << " * over B and T and written, not added). tape: from " << name << "_forward_tape"
+      << twin << "\n"
       << " * on the same arguments, or NULL to recompute it. */\n"
-      << "int " << name << "_backward(int64_t B, int64_t T";
+      << "int " << name << "_backward" << twin << sizes;
   emitForwardArguments();
-  out << ",\n    const void *tape";
+  out << ",\n    " << (cuda ? "CUdeviceptr" : "const void *") << " tape";
   emit(model.getOutputNames(), "const ", "d_", "", results.take_front(nOut), 2);
   emit(model.getStateNames(), "const ", "d_", "_final", results.take_back(nSt), 1);
   emit(model.getInputNames(), "", "d_", "", types.take_front(nIn), 2);
@@ -163,7 +175,7 @@ void seqc::emitHeader(ModuleOp module, StringRef guardName, HeaderKind kind,
       continue;
     emitEntry(model, kind, out);
     if (module.lookupSymbol((model.getSymName() + "_backward").str()))
-      emitBackwardEntries(model, out);
+      emitBackwardEntries(model, kind == HeaderKind::CudaKernels, out);
   }
   out << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << " */\n";
 }

@@ -12,6 +12,8 @@
 
 #include "seqc/Conversion/Utils/ModelLowering.h"
 
+#include <algorithm>
+
 namespace seqc {
 #define GEN_PASS_DEF_CONVERTRECTOGPU
 #include "seqc/Conversion/Passes.h.inc"
@@ -22,11 +24,14 @@ using namespace mlir;
 namespace {
 struct ConvertRecToGPUPass : seqc::impl::ConvertRecToGPUBase<ConvertRecToGPUPass> {
   void runOnOperation() override {
+    // M_backward_cuda calls the kernel of M_forward_tape_cuda: those go
+    // first.
     SmallVector<rec::ModelOp> models(getOperation().getOps<rec::ModelOp>());
+    std::stable_partition(models.begin(), models.end(), [](rec::ModelOp model) {
+      return model.getModelKind() == rec::ModelKind::ForwardTape;
+    });
     for (rec::ModelOp model : models) {
-      // The GPU target has no backward entry points yet (issue 18).
-      if (model.getModelKind() == rec::ModelKind::Forward)
-        seqc::lowerModelToEntry(model, seqc::kCUDALauncher);
+      seqc::lowerModelToEntry(model, seqc::kCUDALauncher);
       model.erase();
     }
   }

@@ -131,6 +131,7 @@ void buildGuardedEntry(OpBuilder &b, Location loc, StringRef name, func::FuncOp 
 /// the groups a model's kind does not have are empty.
 struct EntryArguments {
   rec::ModelKind kind;
+  Value stream; // the CUDA stream, for a target with a leading stream
   Value batch64, length64;
   ValueRange inputs, params, inits, outputs, finals;
   Value tape;
@@ -139,6 +140,8 @@ struct EntryArguments {
   EntryArguments(rec::ModelOp model, Block *entry, bool leadingStream)
       : kind(model.getModelKind()) {
     unsigned first = leadingStream ? 1 : 0;
+    if (leadingStream)
+      stream = entry->getArgument(0);
     batch64 = entry->getArgument(first);
     length64 = entry->getArgument(first + 1);
     ValueRange pointers = entry->getArguments().drop_front(first + 2);
@@ -453,12 +456,14 @@ void buildTapeBytes(OpBuilder &b, Location loc, rec::ModelOp model, StringRef na
 /// room for the outputs it also writes), which `release` frees once the
 /// backward is done.
 Value tapeOrRecomputed(OpBuilder &b, Location loc, rec::ModelOp model,
-                       const EntryArguments &args, std::function<void(OpBuilder &)> &release) {
+                       const EntryArguments &args, StringRef twinSuffix,
+                       std::function<void(OpBuilder &)> &release) {
   auto module = model->getParentOfType<ModuleOp>();
   MLIRContext *ctx = b.getContext();
   Type ptr = LLVM::LLVMPointerType::get(ctx), i64 = b.getI64Type();
   std::string baseName = model.getSymName().drop_back(StringRef("_backward").size()).str();
-  auto tapeKernel = module.lookupSymbol<func::FuncOp>(baseName + "_forward_tape_unguarded");
+  auto tapeKernel = module.lookupSymbol<func::FuncOp>(baseName + "_forward_tape" +
+                                                     twinSuffix.str() + "_unguarded");
   if (!tapeKernel)
     return args.tape;
   // Declared as finalize-memref-to-llvm declares them, which then reuses
@@ -498,7 +503,10 @@ Value tapeOrRecomputed(OpBuilder &b, Location loc, rec::ModelOp model,
   Value one = arith::ConstantIntOp::create(thenBuilder, loc, i64, 1);
   bytes = arith::MaxSIOp::create(thenBuilder, loc, bytes, one);
   Value memory = LLVM::CallOp::create(thenBuilder, loc, alloc, ValueRange{bytes}).getResult();
-  SmallVector<Value> operands{args.batch64, args.length64};
+  SmallVector<Value> operands;
+  if (args.stream)
+    operands.push_back(args.stream);
+  operands.append({args.batch64, args.length64});
   llvm::append_range(operands, args.inputs);
   llvm::append_range(operands, args.params);
   llvm::append_range(operands, args.inits);
@@ -553,7 +561,7 @@ void seqc::lowerModelToEntry(rec::ModelOp model, const TargetRuntime &runtime) {
   IRMapping mapping;
   Value batch = arith::IndexCastOp::create(b, loc, b.getIndexType(), args.batch64);
   std::function<void(OpBuilder &)> release;
-  Value tape = kind == rec::ModelKind::Backward ? tapeOrRecomputed(b, loc, model, args, release)
+  Value tape = kind == rec::ModelKind::Backward ? tapeOrRecomputed(b, loc, model, args, runtime.twinSuffix, release)
                                                 : args.tape;
   mapArguments(b, loc, model, args, batch, tape, mapping);
   Block &body = model.getBody().front();
