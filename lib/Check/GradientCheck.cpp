@@ -375,8 +375,8 @@ void GradientChecks::checkPieces(const BackwardKernel::Call &full) {
 int seqc::checkGradients(const Model &model, llvm::SourceMgr &sourceMgr,
                          const CompileOptions &compile, const RunOptions &run, double limit) {
   if (compile.target == TargetKind::Nvptx)
-    return error("'seqc check --grad' runs the CPU kernels only: the nvptx target has no "
-                 "backward entry points yet");
+    return error("'seqc check --grad' runs the CPU kernels only for now (the nvptx target's "
+                 "M_backward_cuda is built, but not yet checked on a GPU)");
   size_t arrays = model.inputs.size() + model.params.size() + model.states.size();
   if (2 * arrays + model.outputs.size() + model.states.size() + 1 > kMaxKernelArgs)
     return error("'seqc check --grad' handles at most " + llvm::Twine(kMaxKernelArgs) +

@@ -106,7 +106,7 @@ struct CompileOptions {
   /// one per core); the output does not depend on it.
   unsigned threads = 0;
   /// Whether every model also gets its backward entry points (language.md
-  /// section 8); --no-backward leaves them out. The CPU target only, for now.
+  /// section 8); --no-backward leaves them out.
   bool backward = true;
   /// --verify-each: verify the IR after every pass, not only after each
   /// phase (for seqc's own tests; SEQC_VERIFY_EACH=1 sets it too).
