@@ -145,8 +145,6 @@ struct HoistProjections : OpRewritePattern<RecurrenceOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(RecurrenceOp op, PatternRewriter &rewriter) const override {
-    if (op.getReverse())
-      return failure();
     SmallVector<linalg::MatvecOp> projections;
     for (auto matvec : op.getBody().getOps<linalg::MatvecOp>())
       if (isHoistableProjection(op, matvec))
@@ -183,6 +181,7 @@ struct HoistProjections : OpRewritePattern<RecurrenceOp> {
     inputs.append(products);
     auto replacement = RecurrenceOp::create(rewriter, loc, op.getResultTypes(), op.getBatch(),
                                             op.getLength(), op.getInits(), inputs);
+    replacement.setReverse(op.getReverse());
     rewriter.eraseBlock(&replacement.getBody());
     rewriter.inlineRegionBefore(op.getStep(), replacement.getStep(),
                                 replacement.getStep().end());

@@ -52,9 +52,9 @@ struct RecOutlineStatelessPass : impl::RecOutlineStatelessBase<RecOutlineStatele
   void runOnOperation() override {
     SmallVector<RecurrenceOp> recurrences;
     getOperation().walk([&](RecurrenceOp op) {
-      // Reverse recurrences (adjoints) stay sequential for now.
-      if (!op.getReverse() &&
-          (op.getNumStates() > 0 || seqc::RecurrenceAnalysis(op).hasImplicitState()))
+      // An adjoint (a reverse recurrence) too: its recomputed forward step
+      // reads the states before each step as inputs, so it is all outlined.
+      if (op.getNumStates() > 0 || seqc::RecurrenceAnalysis(op).hasImplicitState())
         recurrences.push_back(op);
     });
     for (RecurrenceOp op : recurrences)
@@ -85,11 +85,15 @@ struct RecOutlineStatelessPass : impl::RecOutlineStatelessBase<RecOutlineStatele
     }
     // An expansion (a broadcast of step data, or computed from one) is
     // recomputed in the step from what it expands: stored for all steps it
-    // would cost more memory traffic than its arithmetic.
+    // would cost more memory traffic than its arithmetic. So is a value that
+    // is not f32 (a comparison's i1 in an adjoint's max): sequences are f32.
+    auto isF32 = [](Value value) {
+      return cast<RankedTensorType>(value.getType()).getElementType().isF32();
+    };
     for (bool changed = true; changed;) {
       changed = false;
       for (Value value : llvm::to_vector(frontier)) {
-        if (!analysis.isExpansion(value))
+        if (!analysis.isExpansion(value) && isF32(value))
           continue;
         frontier.remove(value);
         for (Value operand : value.getDefiningOp()->getOperands()) {

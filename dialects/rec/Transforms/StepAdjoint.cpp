@@ -81,29 +81,41 @@ bool hasContractionInputCotangent(linalg::LinalgOp op, unsigned i) {
 }
 
 Value contractionInputCotangent(OpBuilder &b, Location loc, linalg::LinalgOp op, unsigned i,
-                                Value resultCotangent, Value other, unsigned extraLeading) {
+                                Value resultCotangent, Value other, LeadingStepAxis leading) {
   MLIRContext *ctx = b.getContext();
-  unsigned numLoops = op.getNumLoops() + extraLeading;
-  auto shifted = [&](AffineMap map) {
+  bool anyLeading = leading.cotangent || leading.other || leading.result;
+  unsigned extra = anyLeading ? leading.axes : 0;
+  unsigned numLoops = op.getNumLoops() + extra;
+  auto shifted = [&](AffineMap map, bool withStep) {
     SmallVector<AffineExpr> results;
-    for (unsigned d = 0; d < extraLeading; ++d)
+    for (unsigned d = 0; withStep && d < extra; ++d)
       results.push_back(getAffineDimExpr(d, ctx));
     for (AffineExpr expr : map.getResults())
-      results.push_back(expr.shiftDims(map.getNumDims(), extraLeading));
+      results.push_back(expr.shiftDims(map.getNumDims(), extra));
     return AffineMap::get(numLoops, 0, results, ctx);
   };
   AffineMap inputMap = op.getMatchingIndexingMap(op.getDpsInputOperand(i));
   AffineMap otherMap = op.getMatchingIndexingMap(op.getDpsInputOperand(1 - i));
   AffineMap resultMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-  AffineMap outMap = inputMap.shiftDims(extraLeading);
+  AffineMap outMap = shifted(inputMap, leading.result);
   SmallVector<utils::IteratorType> iterators(numLoops, utils::IteratorType::reduction);
   for (AffineExpr expr : outMap.getResults())
     iterators[cast<AffineDimExpr>(expr).getPosition()] = utils::IteratorType::parallel;
   auto inputType = cast<RankedTensorType>(op.getDpsInputs()[i].getType());
-  Value init = zeroFilled(b, loc, inputType, {});
+  SmallVector<Value> steps;
+  if (leading.result) {
+    SmallVector<int64_t> shape(extra, ShapedType::kDynamic);
+    llvm::append_range(shape, inputType.getShape());
+    inputType = RankedTensorType::get(shape, inputType.getElementType());
+    for (unsigned d = 0; d < extra; ++d)
+      steps.push_back(tensor::DimOp::create(b, loc, resultCotangent, d));
+  }
+  Value init = zeroFilled(b, loc, inputType, steps);
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{inputType}, ValueRange{resultCotangent, other}, ValueRange{init},
-      ArrayRef<AffineMap>{shifted(resultMap), shifted(otherMap), outMap}, iterators,
+      ArrayRef<AffineMap>{shifted(resultMap, leading.cotangent), shifted(otherMap, leading.other),
+                          outMap},
+      iterators,
       [](OpBuilder &b, Location loc, ValueRange args) {
         Value product = arith::MulFOp::create(b, loc, args[0], args[1]);
         linalg::YieldOp::create(b, loc, Value(arith::AddFOp::create(b, loc, args[2], product)));
@@ -384,8 +396,7 @@ LogicalResult AdjointBuilder::differentiateLinalg(linalg::LinalgOp op, Value dy)
     Value input = op.getDpsInputs()[i];
     if (!receives(input) || deferContraction(op, i, dy))
       continue;
-    seed(input, contractionInputCotangent(b, loc, op, i, dy, op.getDpsInputs()[1 - i],
-                                          /*extraLeading=*/0));
+    seed(input, contractionInputCotangent(b, loc, op, i, dy, op.getDpsInputs()[1 - i]));
   }
   return success();
 }

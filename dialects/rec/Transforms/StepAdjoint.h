@@ -60,13 +60,22 @@ private:
   DenseMap<Value, Value> cotangents;
 };
 
+/// Which operands of contractionInputCotangent carry `axes` leading axes
+/// more than in `op` (the steps: batch and time, or both flattened into
+/// one): a param gradient's factors and not its result (the axes are
+/// summed), or an input gradient's cotangent and result (they are
+/// parallel).
+struct LeadingStepAxis {
+  bool cotangent = false, other = false, result = false;
+  unsigned axes = 1;
+};
+
 /// The cotangent of contraction input `i` of `op` as a linalg.generic over
-/// the same loops: `resultCotangent` contracted with the other input,
-/// summed over every loop input i does not index. With `extraLeading`
-/// (the adjoint's param gradients, summed over batch and time), both
-/// operands carry that many leading axes more, which are summed too.
+/// the same loops (and the leading step axis first, where `leading` has
+/// it): `resultCotangent` contracted with the other input, summed over
+/// every loop input i does not index.
 Value contractionInputCotangent(OpBuilder &b, Location loc, linalg::LinalgOp op, unsigned i,
-                                Value resultCotangent, Value other, unsigned extraLeading);
+                                Value resultCotangent, Value other, LeadingStepAxis leading = {});
 
 /// Whether input `i` of contraction `op` can be given a cotangent by
 /// contractionInputCotangent (its indexing map names each loop at most once).
