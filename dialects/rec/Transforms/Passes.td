@@ -155,7 +155,8 @@ def RecDeriveBackward : Pass<"rec-derive-backward", "::mlir::ModuleOp"> {
     reason, which seqc reports where a gradient is asked for.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
-                           "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
+                           "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def RecToScan : Pass<"rec-to-scan", "::mlir::rec::ModelOp"> {

@@ -12,6 +12,7 @@
 #include "Passes.h"
 #include "StepAdjoint.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 
 namespace mlir::rec {
@@ -123,17 +124,23 @@ void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence) {
 }
 
 /// The states before each step, [B, T, ...]: the initial state, then the
-/// tape (the states after each step) shifted by one. For T = 0 it is one
-/// step long, and never read.
+/// tape (the states after each step) shifted by one step; for T = 0, empty.
+/// (Exactly T long: an op over it and another sequence takes its loop
+/// bounds from either.)
 Value statesBeforeSteps(OpBuilder &b, Location loc, Value batch, Value length, Value init,
                         Value tape) {
   auto tapeType = cast<RankedTensorType>(tape.getType());
   int64_t rank = tapeType.getRank();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  Value rows = arith::MaxSIOp::create(b, loc, length, one);
-  Value shifted = arith::SubIOp::create(b, loc, rows, one);
-  Value result = tensor::EmptyOp::create(b, loc, tapeType.getShape(),
-                                         tapeType.getElementType(), ValueRange{batch, rows});
+  Value empty = tensor::EmptyOp::create(b, loc, tapeType.getShape(), tapeType.getElementType(),
+                                        ValueRange{batch, length});
+  Value nonEmpty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, length, zero);
+  auto select = scf::IfOp::create(b, loc, TypeRange{tapeType}, nonEmpty, true, true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(select.elseBlock());
+  scf::YieldOp::create(b, loc, empty);
+  b.setInsertionPointToStart(select.thenBlock());
   auto slice = [&](ArrayRef<OpFoldResult> lead) {
     SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes(lead),
         strides(rank, b.getIndexAttr(1));
@@ -149,12 +156,14 @@ Value statesBeforeSteps(OpBuilder &b, Location loc, Value batch, Value length, V
   initShape[1] = 1;
   auto initType = RankedTensorType::get(initShape, tapeType.getElementType());
   Value init3 = tensor::ExpandShapeOp::create(b, loc, initType, init, addTime, s0);
-  result = tensor::InsertSliceOp::create(b, loc, init3, result, o0, s0, st0);
-  auto [o1, s1, st1] = slice({batch, shifted});
+  Value result = tensor::InsertSliceOp::create(b, loc, init3, empty, o0, s0, st0);
+  Value earlierSteps = arith::SubIOp::create(b, loc, length, one);
+  auto [o1, s1, st1] = slice({batch, earlierSteps});
   Value earlier = tensor::ExtractSliceOp::create(b, loc, tape, o1, s1, st1);
   o1[1] = one;
   result = tensor::InsertSliceOp::create(b, loc, earlier, result, o1, s1, st1);
-  return result;
+  scf::YieldOp::create(b, loc, result);
+  return select.getResult(0);
 }
 
 /// What the adjoint of one model is built from: the forward step split
