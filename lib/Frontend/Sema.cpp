@@ -806,5 +806,20 @@ bool seqc::checkModule(Module &module, Diagnostics &diags, const DimOverrides &o
     }
     ModelChecker(model, diags).check(overrides);
   }
+  // Every model M also has the entry points M_forward, M_forward_tape,
+  // M_backward and M_tape_bytes: a model named like one of them would
+  // clash with it in the object file.
+  for (Model &model : module.models)
+    for (llvm::StringRef suffix : {"_forward", "_forward_tape", "_backward", "_tape_bytes"}) {
+      llvm::StringRef name = model.name;
+      if (!name.consume_back(suffix))
+        continue;
+      auto other = names.find(name);
+      if (other == names.end())
+        continue;
+      diags.error(model.loc, "model '" + model.name + "' has the name of an entry point of model '" +
+                                 name.str() + "' (M" + suffix.str() + "); rename it");
+      diags.note(other->second, "model '" + name.str() + "' is defined here");
+    }
   return diags.errorCount() == before;
 }
