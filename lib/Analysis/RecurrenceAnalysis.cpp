@@ -276,8 +276,6 @@ std::string RecurrenceAnalysis::whyNotScannable() const {
     return "its step holds attention, whose key/value history is a state of its own";
   if (states.empty())
     return "it has no state";
-  if (oldStateReadByOutputs)
-    return "an output reads a state from before the step's update";
   for (const StateInfo &state : states)
     if (state.kind != StateKind::ElementwiseAffine)
       return "state '" + state.name + "' is " + stateKindName(state.kind) + ": " + state.reason;

@@ -28,3 +28,32 @@ rec.model @decay(%B: index, %T: index, %x: tensor<?x?x4xf32>, %a: tensor<4xf32>,
   }
   rec.return %ys, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
 }
+
+// y = h * x read before h's update: the outputs' recurrence also takes the
+// scanned states shifted by a step (the initial state at t = 0), and y
+// reads those.
+// CHECK-LABEL: rec.model @previous
+// CHECK-SAME: %[[H0:[a-zA-Z0-9_]+]]: tensor<?x4xf32>) -> (
+// CHECK: %[[S:.*]], %{{.*}} = rec.scan
+// CHECK: %[[BEFORE:.*]] = scf.if
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0]
+// CHECK: %[[EARLIER:.*]] = tensor.extract_slice %[[S]][0, 0, 0]
+// CHECK: tensor.insert_slice %[[EARLIER]] into %{{.*}}[0, 1, 0]
+// CHECK: rec.recurrence batch %{{.*}} length %{{.*}} inputs(%{{.*}}, %[[BEFORE]] : tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+// CHECK: ^bb0(%[[XT:[a-zA-Z0-9_]+]]: tensor<4xf32>, %[[OLD:[a-zA-Z0-9_]+]]: tensor<4xf32>):
+// CHECK: %[[Y:.*]] = arith.mulf %[[OLD]], %[[XT]]
+// CHECK: rec.yield %[[Y]]
+rec.model @previous(%B: index, %T: index, %x: tensor<?x?x4xf32>, %a: tensor<4xf32>, %h0: tensor<?x4xf32>)
+    -> (tensor<?x?x4xf32>, tensor<?x4xf32>)
+    attributes {input_names = ["x"], param_names = ["a"], state_names = ["h"],
+                output_names = ["y"], state_init = array<f64: 0.0>} {
+  %hT, %ys = rec.recurrence batch %B length %T inits(%h0 : tensor<?x4xf32>) inputs(%x : tensor<?x?x4xf32>)
+      -> (tensor<?x4xf32>, tensor<?x?x4xf32>) {
+  ^bb0(%h: tensor<4xf32>, %xt: tensor<4xf32>):
+    %y = arith.mulf %h, %xt : tensor<4xf32>
+    %ah = arith.mulf %a, %h : tensor<4xf32>
+    %n = arith.addf %ah, %xt : tensor<4xf32>
+    rec.yield %n, %y : tensor<4xf32>, tensor<4xf32>
+  }
+  rec.return %ys, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
+}

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "Passes.h"
 #include "StepAdjoint.h"
+#include "StepOutlining.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
@@ -121,49 +122,6 @@ void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence) {
   SmallVector<Value> returned(ret.getOperands());
   llvm::append_range(returned, extended.getResults().take_back(nState));
   ret->setOperands(returned);
-}
-
-/// The states before each step, [B, T, ...]: the initial state, then the
-/// tape (the states after each step) shifted by one step; for T = 0, empty.
-/// (Exactly T long: an op over it and another sequence takes its loop
-/// bounds from either.)
-Value statesBeforeSteps(OpBuilder &b, Location loc, Value batch, Value length, Value init,
-                        Value tape) {
-  auto tapeType = cast<RankedTensorType>(tape.getType());
-  int64_t rank = tapeType.getRank();
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  Value empty = tensor::EmptyOp::create(b, loc, tapeType.getShape(), tapeType.getElementType(),
-                                        ValueRange{batch, length});
-  Value nonEmpty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, length, zero);
-  auto select = scf::IfOp::create(b, loc, TypeRange{tapeType}, nonEmpty, true, true);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(select.elseBlock());
-  scf::YieldOp::create(b, loc, empty);
-  b.setInsertionPointToStart(select.thenBlock());
-  auto slice = [&](ArrayRef<OpFoldResult> lead) {
-    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes(lead),
-        strides(rank, b.getIndexAttr(1));
-    for (int64_t d : tapeType.getShape().drop_front(2))
-      sizes.push_back(b.getIndexAttr(d));
-    return std::make_tuple(offsets, sizes, strides);
-  };
-  auto [o0, s0, st0] = slice({batch, b.getIndexAttr(1)});
-  SmallVector<ReassociationIndices> addTime{{0, 1}};
-  for (int64_t d = 2; d < rank; ++d)
-    addTime.push_back({d});
-  SmallVector<int64_t> initShape(tapeType.getShape());
-  initShape[1] = 1;
-  auto initType = RankedTensorType::get(initShape, tapeType.getElementType());
-  Value init3 = tensor::ExpandShapeOp::create(b, loc, initType, init, addTime, s0);
-  Value result = tensor::InsertSliceOp::create(b, loc, init3, empty, o0, s0, st0);
-  Value earlierSteps = arith::SubIOp::create(b, loc, length, one);
-  auto [o1, s1, st1] = slice({batch, earlierSteps});
-  Value earlier = tensor::ExtractSliceOp::create(b, loc, tape, o1, s1, st1);
-  o1[1] = one;
-  result = tensor::InsertSliceOp::create(b, loc, earlier, result, o1, s1, st1);
-  scf::YieldOp::create(b, loc, result);
-  return select.getResult(0);
 }
 
 /// What the adjoint of one model is built from: the forward step split
@@ -326,7 +284,8 @@ LogicalResult BackwardBuilder::build(std::string &why) {
   // its output sequences.
   SmallVector<Value> adjointInputs;
   for (unsigned i = 0; i < nState; ++i)
-    adjointInputs.push_back(statesBeforeSteps(b, loc, batch, length, inits[i], tape[i]));
+    adjointInputs.push_back(
+        statesBeforeSteps(b, loc, batch, length, inits[i], tape[i]));
   for (Value input : recurrence.getInputs())
     adjointInputs.push_back(mapping.lookup(input));
   nInputArgs = recurrence.getInputs().size();

@@ -24,6 +24,9 @@ struct RecToScanPass : impl::RecToScanBase<RecToScanPass> {
   using RecToScanBase::RecToScanBase;
   void runOnOperation() override {
     SmallVector<RecurrenceOp> recurrences;
+    // An adjoint (a reverse recurrence) stays a loop: scanned through
+    // copies reversed in time, minGRU's took 65 ms instead of 48 (B = 8,
+    // T = 4096, 2 cores); it waits for a scan that runs backwards.
     getOperation().walk([&](RecurrenceOp op) {
       if (!op.getReverse())
         recurrences.push_back(op);
@@ -60,6 +63,7 @@ struct RecToScanPass : impl::RecToScanBase<RecToScanPass> {
     SmallVector<Value> pairSequences = outlineStateFreeValues(builder, recurrence, pairs);
 
     builder.setInsertionPoint(recurrence);
+    Value length = recurrence.getLength();
     SmallVector<Value> stateSequences, finals;
     for (unsigned i = 0; i < nState; ++i) {
       auto scan = ScanOp::create(builder, loc, pairSequences[2 * i], pairSequences[2 * i + 1],
@@ -74,6 +78,13 @@ struct RecToScanPass : impl::RecToScanBase<RecToScanPass> {
     if (!outputs.empty()) {
       SmallVector<Value> inputs(recurrence.getInputs());
       inputs.append(stateSequences);
+      // Outputs that read a state before its update read it shifted by a
+      // step (an adjoint's outputs all do).
+      bool readsOld = analysis.outputsReadOldState();
+      if (readsOld)
+        for (unsigned i = 0; i < nState; ++i)
+          inputs.push_back(statesBeforeSteps(builder, loc, recurrence.getBatch(), length,
+                                             recurrence.getInits()[i], stateSequences[i]));
       SmallVector<Type> types;
       for (Value output : outputs)
         types.push_back(sequenceType(output.getType()));
@@ -87,10 +98,11 @@ struct RecToScanPass : impl::RecToScanBase<RecToScanPass> {
       llvm::DenseMap<Value, Value> updatedState;
       for (unsigned i = 0; i < nState; ++i) {
         updatedState[yield.getOperand(i)] = postBody.getArgument(nInput + i);
-        // Only the update itself reads the old state (the analysis checked),
-        // and it is dead here; mapping the old state keeps the clones valid
-        // until the dead-code elimination below.
-        mapping.map(body.getArgument(i), postBody.getArgument(nInput + i));
+        // Without outputs reading it, only the update reads the old state,
+        // and it is dead here: mapping it to the new one keeps the clones
+        // valid until the dead-code elimination below.
+        mapping.map(body.getArgument(i),
+                    postBody.getArgument(nInput + (readsOld ? nState : 0) + i));
       }
       OpBuilder postBuilder = OpBuilder::atBlockBegin(&postBody);
       for (Operation &op : body.without_terminator()) {

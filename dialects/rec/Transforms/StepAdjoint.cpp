@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "StepAdjoint.h"
+#include "StepDifferentiation.h"
 
 #include "seqc/Analysis/StepJacobian.h"
 
@@ -21,10 +22,7 @@ namespace mlir::rec {
 namespace {
 
 Value splat(OpBuilder &b, Location loc, Type type, double value) {
-  auto tensorType = cast<RankedTensorType>(type);
-  return arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(tensorType, b.getFloatAttr(tensorType.getElementType(),
-                                                                value)));
+  return splatConstant(b, loc, type, value);
 }
 
 /// A zero tensor of `type` (static shape) as linalg.fill, which unlike a

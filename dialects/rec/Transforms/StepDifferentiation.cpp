@@ -28,12 +28,8 @@ namespace mlir::rec {
 
 namespace {
 
-/// Splat f32 tensor constant of `type`.
 Value splat(OpBuilder &b, Location loc, Type type, double value) {
-  auto tensorType = cast<RankedTensorType>(type);
-  return arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(tensorType, b.getFloatAttr(tensorType.getElementType(),
-                                                                value)));
+  return splatConstant(b, loc, type, value);
 }
 
 /// Jacobian-vector products of one step: the tangent of every value, null
@@ -367,6 +363,13 @@ FailureOr<Value> buildDenseJacobian(OpBuilder &b, Block &body, unsigned numState
 }
 
 } // namespace
+
+Value splatConstant(OpBuilder &b, Location loc, Type type, double value) {
+  auto tensorType = cast<RankedTensorType>(type);
+  return arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(tensorType, b.getFloatAttr(tensorType.getElementType(),
+                                                                value)));
+}
 
 Value flattenStates(OpBuilder &b, Location loc, ArrayRef<Value> states) {
   SmallVector<Value> parts;

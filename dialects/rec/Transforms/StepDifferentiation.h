@@ -26,6 +26,9 @@ FailureOr<SmallVector<Value>> buildStepJacobian(Block &body, unsigned numStates,
                                                 JacobianStructure structure, bool quasi,
                                                 std::string &error);
 
+/// An f32 tensor constant of `type` with every element `value`.
+Value splatConstant(OpBuilder &b, Location loc, Type type, double value);
+
 /// The states of one step as one vector: each flattened row-major, then
 /// concatenated in order (the index space of the dense Jacobian).
 Value flattenStates(OpBuilder &b, Location loc, ArrayRef<Value> states);

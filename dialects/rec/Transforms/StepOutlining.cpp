@@ -7,6 +7,9 @@
 //===----------------------------------------------------------------------===//
 #include "StepOutlining.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -61,6 +64,49 @@ SmallVector<Value> outlineStateFreeValues(OpBuilder &builder, RecurrenceOp recur
     yielded.push_back(mapping.lookupOrDefault(value));
   YieldOp::create(builder, recurrence.getLoc(), yielded);
   return SmallVector<Value>(map.getResults());
+}
+
+Value statesBeforeSteps(OpBuilder &b, Location loc, Value batch, Value length, Value init,
+                        Value after) {
+  auto type = cast<RankedTensorType>(after.getType());
+  int64_t rank = type.getRank();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                        ValueRange{batch, length});
+  Value nonEmpty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, length, zero);
+  auto select = scf::IfOp::create(b, loc, TypeRange{type}, nonEmpty, true, true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(select.elseBlock());
+  scf::YieldOp::create(b, loc, empty);
+  b.setInsertionPointToStart(select.thenBlock());
+  auto steps = [&](OpFoldResult first, OpFoldResult count) {
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes{batch, count},
+        strides(rank, b.getIndexAttr(1));
+    offsets[1] = first;
+    for (int64_t d : type.getShape().drop_front(2))
+      sizes.push_back(b.getIndexAttr(d));
+    return std::make_tuple(offsets, sizes, strides);
+  };
+  Value earlier = arith::SubIOp::create(b, loc, length, one);
+  auto [initOffsets, initSizes, initStrides] = steps(b.getIndexAttr(0), b.getIndexAttr(1));
+  SmallVector<ReassociationIndices> addTime{{0, 1}};
+  for (int64_t d = 2; d < rank; ++d)
+    addTime.push_back({d});
+  SmallVector<int64_t> initShape(type.getShape());
+  initShape[1] = 1;
+  Value initStep = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(initShape, type.getElementType()), init, addTime, initSizes);
+  Value result =
+      tensor::InsertSliceOp::create(b, loc, initStep, empty, initOffsets, initSizes, initStrides);
+  auto [fromOffsets, fromSizes, fromStrides] = steps(b.getIndexAttr(0), earlier);
+  Value shifted =
+      tensor::ExtractSliceOp::create(b, loc, after, fromOffsets, fromSizes, fromStrides);
+  auto [toOffsets, toSizes, toStrides] = steps(b.getIndexAttr(1), earlier);
+  result =
+      tensor::InsertSliceOp::create(b, loc, shifted, result, toOffsets, toSizes, toStrides);
+  scf::YieldOp::create(b, loc, result);
+  return select.getResult(0);
 }
 
 } // namespace mlir::rec

@@ -1,8 +1,9 @@
 //===- StepOutlining.h - Moving parts of a step into their own recurrence -===//
 //
-// What rec-outline-stateless and rec-to-scan share: computing some state-free values of a
-// step for all steps at once, as a new stateless recurrence over the same
-// inputs.
+// What rec-outline-stateless, rec-to-scan and rec-derive-backward share:
+// computing some state-free values of a step for all steps at once, as a new
+// stateless recurrence over the same inputs; and sequences of states shifted
+// by a step.
 //
 //===----------------------------------------------------------------------===//
 #ifndef REC_TRANSFORMS_STEPOUTLINING_H
@@ -23,6 +24,12 @@ RankedTensorType sequenceType(Type perStep);
 /// per value.
 SmallVector<Value> outlineStateFreeValues(OpBuilder &builder, RecurrenceOp recurrence,
                                           ArrayRef<Value> values);
+
+/// The states before each step, [B, T, ...], from `after`, the states after
+/// each step: `init` at t = 0, after[t - 1] from t = 1. Exactly T long (an
+/// op over it and another sequence may take its loop bounds from either).
+Value statesBeforeSteps(OpBuilder &b, Location loc, Value batch, Value length, Value init,
+                        Value after);
 
 } // namespace mlir::rec
 

@@ -65,7 +65,7 @@ public:
   /// state of its own.
   bool hasImplicitState() const { return implicitState; }
   /// True when an output reads a state's value from before the step's update
-  /// (rec-to-scan hands the outputs only the updated states).
+  /// (rec-to-scan then also hands the outputs the states shifted by a step).
   bool outputsReadOldState() const { return oldStateReadByOutputs; }
   /// True when every state is elementwise-affine and there is no implicit state.
   bool isScannable() const;
