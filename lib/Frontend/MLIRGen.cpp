@@ -516,7 +516,8 @@ rec::ModelOp MLIRGenImpl::genModel(const Model &m) {
       builder.getArrayAttr(inputNames), builder.getArrayAttr(paramNames),
       builder.getArrayAttr(stateNames), builder.getArrayAttr(outputNames),
       builder.getDenseF64ArrayAttr(stateInit),
-      dims.empty() ? DictionaryAttr() : builder.getDictionaryAttr(dims), rec::ModelKindAttr());
+      dims.empty() ? DictionaryAttr() : builder.getDictionaryAttr(dims), rec::ModelKindAttr(),
+      IntegerAttr());
   Block *entry = new Block();
   modelOp.getBody().push_back(entry);
   for (Type t : argTypes)

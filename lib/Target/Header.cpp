@@ -128,9 +128,15 @@ void emitBackwardEntries(rec::ModelOp model, bool cuda, llvm::raw_ostream &out) 
     emit(model.getStateNames(), "const ", "", "_init", types.slice(nIn + nPar, nSt), 1);
   };
   out << "/* The bytes " << name << "_forward_tape" << twin << " saves for " << name
-      << "_backward" << twin << ":\n"
-      << " * B * T * (the elements of every state) floats, each state after every step. */\n"
-      << "int64_t " << name << "_tape_bytes" << twin << "(int64_t B, int64_t T);\n\n";
+      << "_backward" << twin << ":\n";
+  if (std::optional<uint64_t> interval = model.getTapeInterval())
+    out << " * B * ceil(T / " << *interval
+        << ") * (the elements of every state) floats, each state entering\n"
+        << " * steps 0, " << *interval << ", " << 2 * *interval
+        << ", ... (the backward recomputes the states in between). */\n";
+  else
+    out << " * B * T * (the elements of every state) floats, each state after every step. */\n";
+  out << "int64_t " << name << "_tape_bytes" << twin << "(int64_t B, int64_t T);\n\n";
   out << "/* " << name << "_forward" << twin << ", also writing the tape (" << name
       << "_tape_bytes" << twin << "(B, T)\n"
       << " * bytes, any alignment). */\n"

@@ -75,3 +75,54 @@ func.func @matrix_state(%a: memref<?x?x4x8xf32>, %b: memref<?x?x4x8xf32>, %h0: m
                   outs(%hs, %hT : memref<?x?x4x8xf32>, memref<?x4x8xf32>)
   return
 }
+
+// -----
+
+// A reverse scan is the same kernel reading and writing time backwards:
+// step t of the scan's order is T-1-t of the sequences, for the loads of a
+// and b and the stores of the states.
+// SMALL-LABEL: func.func @reverse
+//       SMALL: %[[T:.*]] = memref.dim %arg3, %c1{{.*}} : memref<?x?xf32>
+//       SMALL: gpu.launch
+//       SMALL: arith.cmpi ult, %{{.*}}, %[[T]] : index
+//       SMALL: %[[STEP:.*]] = arith.select %{{.*}}, %{{.*}}, %{{.*}} : index
+//       SMALL: %[[LAST:.*]] = arith.subi %[[T]], %{{.*}} : index
+//       SMALL: %[[AT:.*]] = arith.subi %[[LAST]], %[[STEP]] : index
+//       SMALL: memref.load %arg0[%{{.*}}, %[[AT]]] : memref<?x?xf32>
+//       SMALL: memref.load %arg1[%{{.*}}, %[[AT]]] : memref<?x?xf32>
+//       SMALL: scf.if
+//       SMALL: %[[LAST2:.*]] = arith.subi %[[T]], %{{.*}} : index
+//       SMALL: %[[AT2:.*]] = arith.subi %[[LAST2]], %{{.*}} : index
+//       SMALL: memref.store %{{.*}}, %arg3[%{{.*}}, %[[AT2]]] : memref<?x?xf32>
+func.func @reverse(%a: memref<?x?xf32>, %b: memref<?x?xf32>, %h0: memref<?xf32>,
+                   %hs: memref<?x?xf32>, %hT: memref<?xf32>) {
+  rec.linear_scan reverse ins(%a, %b, %h0 : memref<?x?xf32>, memref<?x?xf32>, memref<?xf32>)
+                  outs(%hs, %hT : memref<?x?xf32>, memref<?xf32>)
+  return
+}
+
+// -----
+
+// A state carried by a loop (over segments of time) has a fully dynamic
+// layout, which does not say its channels collapse: it is copied into a
+// dense buffer before the kernel, and the final state copied back from one
+// after it (at T = 0, the dense copy of the initial state is what the final
+// state gets).
+// CHECK-LABEL: func.func @carried_state
+//  CHECK-SAME: %[[H0:[a-zA-Z0-9_]+]]: memref<?x4x8xf32, strided<[?, ?, ?], offset: ?>>, %[[HS:[a-zA-Z0-9_]+]]: memref<?x?x4x8xf32>, %[[HT:[a-zA-Z0-9_]+]]: memref<?x4x8xf32, strided<[?, ?, ?], offset: ?>>)
+//       CHECK: %[[DENSE0:.*]] = memref.alloc(%{{.*}}) : memref<?x4x8xf32>
+//       CHECK: linalg.copy ins(%[[H0]] : memref<?x4x8xf32, strided<[?, ?, ?], offset: ?>>) outs(%[[DENSE0]] : memref<?x4x8xf32>)
+//       CHECK: %[[DENSET:.*]] = memref.alloc(%{{.*}}) : memref<?x4x8xf32>
+//       CHECK: scf.if
+//       CHECK: linalg.copy ins(%[[DENSE0]] : memref<?x4x8xf32>) outs(%[[DENSET]] : memref<?x4x8xf32>)
+//       CHECK: gpu.launch
+//   CHECK-DAG: memref.dealloc %[[DENSE0]]
+//   CHECK-DAG: linalg.copy ins(%[[DENSET]] : memref<?x4x8xf32>) outs(%[[HT]] : memref<?x4x8xf32, strided<[?, ?, ?], offset: ?>>)
+//   CHECK-DAG: memref.dealloc %[[DENSET]]
+func.func @carried_state(%a: memref<?x?x4x8xf32>, %b: memref<?x?x4x8xf32>,
+                         %h0: memref<?x4x8xf32, strided<[?, ?, ?], offset: ?>>, %hs: memref<?x?x4x8xf32>,
+                         %hT: memref<?x4x8xf32, strided<[?, ?, ?], offset: ?>>) {
+  rec.linear_scan ins(%a, %b, %h0 : memref<?x?x4x8xf32>, memref<?x?x4x8xf32>, memref<?x4x8xf32, strided<[?, ?, ?], offset: ?>>)
+                  outs(%hs, %hT : memref<?x?x4x8xf32>, memref<?x4x8xf32, strided<[?, ?, ?], offset: ?>>)
+  return
+}

@@ -82,3 +82,36 @@ func.func @strided_channels(%a: memref<?x?x4x8xf32, strided<[?, ?, 16, 1]>>,
                   outs(%hs, %hT : memref<?x?x4x8xf32, strided<[?, ?, 16, 1]>>, memref<?x4x8xf32>)
   return
 }
+
+// -----
+
+// A reverse scan is the same loops reading and writing time backwards: step
+// t of the scan's order is T-1-t of the sequences, its predecessor T-t, and
+// the final state is h[0].
+// CHECK-LABEL: func.func @reverse
+// CHECK: memref.dim %arg0, %c0
+// CHECK: %[[T:.*]] = memref.dim %arg0, %{{.*}} : memref<?x?xf32>
+// CHECK: %[[LAST:.*]] = arith.subi %[[T]], %{{.*}} : index
+// CHECK: call @seqc_scan_plan(
+// Rows in parallel (the last strategy): every step after the first.
+// CHECK: } else {
+// CHECK: } else {
+// CHECK: scf.for %[[STEP:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: %[[PREV:.*]] = arith.subi %[[STEP]], %{{.*}} : index
+// CHECK: %[[FROM:.*]] = arith.subi %[[LAST]], %[[PREV]] : index
+// CHECK: %[[AT:.*]] = arith.subi %[[LAST]], %[[STEP]] : index
+// CHECK: memref.load %arg0[%{{.*}}, %[[AT]]] : memref<?x?xf32>
+// CHECK: memref.load %arg3[%{{.*}}, %[[FROM]]] : memref<?x?xf32>
+// CHECK: memref.load %arg1[%{{.*}}, %[[AT]]] : memref<?x?xf32>
+// CHECK: memref.store %{{.*}}, %arg3[%{{.*}}, %[[AT]]] : memref<?x?xf32>
+// The final state: step T-1 of the scan, h[0].
+// CHECK: %[[END:.*]] = arith.subi %[[T]], %{{.*}} : index
+// CHECK: %[[FIRST:.*]] = arith.subi %[[LAST]], %[[END]] : index
+// CHECK: memref.load %arg3[%{{.*}}, %[[FIRST]]] : memref<?x?xf32>
+// CHECK: memref.store %{{.*}}, %arg4[%{{.*}}] : memref<?xf32>
+func.func @reverse(%a: memref<?x?xf32>, %b: memref<?x?xf32>, %h0: memref<?xf32>,
+                   %hs: memref<?x?xf32>, %hT: memref<?xf32>) {
+  rec.linear_scan reverse ins(%a, %b, %h0 : memref<?x?xf32>, memref<?x?xf32>, memref<?xf32>)
+                  outs(%hs, %hT : memref<?x?xf32>, memref<?xf32>)
+  return
+}

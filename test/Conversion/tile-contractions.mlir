@@ -213,10 +213,18 @@ func.func @dot_products(%q: memref<64x32xf32>, %k: memref<64x32xf32>, %a: memref
 
 // -----
 
-// Two reduced loops: left alone.
+// Two reduced loops (a projection of a [g, d] input by a [g, d, h] weight):
+// the tile runs over the inner one, d; g is a loop around the tiles, which
+// each add into y (its value before the op is part of the sum).
 // CHECK-LABEL: func.func @two_reductions
-// CHECK-NOT: vector.fma
-// CHECK: linalg.generic
+// CHECK: scf.for %[[G:.*]] = %{{.*}} to %c4{{.*}} step
+// CHECK: scf.for %[[H0:.*]] = %{{.*}} to %c32{{.*}} step %c16
+// CHECK: vector.load %arg2[%{{.*}}, %[[H0]]] : memref<8x32xf32>, vector<8xf32>
+// CHECK: scf.for %[[D:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
+// CHECK: vector.load %arg1[%[[G]], %[[D]], %[[H0]]]
+// CHECK: memref.load %arg0[%{{.*}}, %[[G]], %[[D]]]
+// CHECK: vector.fma
+// CHECK-NOT: linalg.generic
 func.func @two_reductions(%x: memref<8x4x16xf32>, %w: memref<4x16x32xf32>, %y: memref<8x32xf32>) {
   linalg.generic {indexing_maps = [affine_map<(t, h, g, d) -> (t, g, d)>,
                                    affine_map<(t, h, g, d) -> (g, d, h)>,
@@ -226,6 +234,48 @@ func.func @two_reductions(%x: memref<8x4x16xf32>, %w: memref<4x16x32xf32>, %y: m
   ^bb0(%a: f32, %b: f32, %acc: f32):
     %m = arith.mulf %a, %b : f32
     %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+#dy = affine_map<(b, t, h, d) -> (b, t, h)>
+#xs = affine_map<(b, t, h, d) -> (b, t, d)>
+#dw = affine_map<(b, t, h, d) -> (h, d)>
+
+// A weight's gradient, dw[h, d] = sum over b, t of dy[b, t, h] x[b, t, d]:
+// two reductions. The tile runs over t; the batch rows and blocks of 256
+// steps are loops around the tiles, inside the parallel blocks of rows of
+// h, and each tile adds into dw (loaded, not zero), so the fill stays.
+// CHECK-LABEL: func.func @weight_gradient
+// CHECK-SAME: (%[[DY:.*]]: memref<?x?x12xf32>, %[[X:.*]]: memref<?x?x16xf32>, %[[DW:.*]]: memref<12x16xf32>)
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[DW]] : memref<12x16xf32>)
+// CHECK: %[[B:.*]] = memref.dim %[[DY]], %c0
+// CHECK: %[[T:.*]] = memref.dim %[[DY]], %c1
+// CHECK: scf.parallel
+// CHECK: scf.for %[[ROW:.*]] = %{{.*}} to %[[B]] step
+// CHECK: scf.for %[[T0:.*]] = %{{.*}} to %[[T]] step %c256
+// CHECK: %[[T1:.*]] = arith.minui %{{.*}}, %[[T]] : index
+// CHECK: scf.for %[[H0:.*]] = %{{.*}} step %c6
+// CHECK: scf.for %[[D0:.*]] = %{{.*}} step %c16
+// CHECK: vector.load %[[DW]][%[[H0]], %[[D0]]] : memref<12x16xf32>, vector<8xf32>
+// CHECK: scf.for %[[STEP:.*]] = %[[T0]] to %[[T1]] step %{{.*}} iter_args(
+// CHECK: vector.load %[[X]][%[[ROW]], %[[STEP]], %[[D0]]]
+// CHECK: memref.load %[[DY]][%[[ROW]], %[[STEP]], %[[H0]]]
+// CHECK: vector.fma
+// CHECK: vector.store %{{.*}}, %[[DW]][%[[H0]], %[[D0]]]
+// CHECK-NOT: linalg.generic
+func.func @weight_gradient(%dy: memref<?x?x12xf32>, %x: memref<?x?x16xf32>, %dw: memref<12x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%dw : memref<12x16xf32>)
+  linalg.generic {indexing_maps = [#dy, #xs, #dw],
+                  iterator_types = ["reduction", "reduction", "parallel", "parallel"]}
+      ins(%dy, %x : memref<?x?x12xf32>, memref<?x?x16xf32>) outs(%dw : memref<12x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %m : f32
     linalg.yield %s : f32
   }
   return

@@ -818,7 +818,7 @@ LogicalResult LinearScanOp::bufferize(RewriterBase &rewriter,
     buffers.push_back(*buffer);
   }
   rewriter.setInsertionPoint(*this);
-  LinearScanOp::create(rewriter, getLoc(), TypeRange{}, buffers);
+  LinearScanOp::create(rewriter, getLoc(), TypeRange{}, buffers, (*this)->getAttrs());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, {buffers[3], buffers[4]});
   return success();
 }

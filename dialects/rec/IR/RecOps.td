@@ -52,6 +52,9 @@ def Rec_ModelOp : Rec_Op<"model", [
     (the default) is `M_forward`. `forward_tape` is `M_forward_tape`: the
     results are followed by the tape, one `tensor<?x?x...>` per state (its
     value after every step); `M_backward` runs it when it is given no tape.
+    With `tape_interval` = C (on all three kinds of a model), the tape holds
+    a state every C steps instead, ceil(T/C) of them: the state entering
+    steps 0, C, 2C, ...; the backward recomputes the states in between.
     `backward` is `M_backward`:
     its arguments are B, T, the inputs, params and initial states, the tape,
     the cotangents of the outputs and of the final states; its results the
@@ -78,7 +81,8 @@ def Rec_ModelOp : Rec_Op<"model", [
     StrArrayAttr:$output_names,
     DenseF64ArrayAttr:$state_init,
     OptionalAttr<DictionaryAttr>:$dims,
-    OptionalAttr<Rec_ModelKind>:$kind
+    OptionalAttr<Rec_ModelKind>:$kind,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$tape_interval
   );
   let regions = (region SizedRegion<1>:$body);
   let hasCustomAssemblyFormat = 1;
@@ -334,21 +338,29 @@ def Rec_ScanOp : Rec_Op<"scan", [Pure, AllTypesMatch<["coefficients", "offsets",
     time axis. Results: every state h[0..T-1] (typed as the coefficients),
     then h[T-1] (h[-1] when T = 0).
 
+    With `reverse`, time runs backwards: h[t] = a[t] * h[t+1] + b[t] for
+    t = T-1 down to 0, with h[T] = `init`, and the final state is h[0]. The
+    adjoint of a scan is one (g[t] = a[t+1] g[t+1] + dL/dh[t]), and reading
+    the sequences backwards costs nothing that copying them reversed would
+    not cost more.
+
     ```mlir
     %hs, %hT = rec.scan %a, %b, init %h0 : tensor<?x?x4xf32>, tensor<?x4xf32>
+    %gs, %g0 = rec.scan reverse %a, %b, init %g : tensor<?x?x4xf32>, tensor<?x4xf32>
     ```
   }];
   let arguments = (ins AnyRankedTensor:$coefficients, AnyRankedTensor:$offsets,
-                       AnyRankedTensor:$init);
+                       AnyRankedTensor:$init, UnitAttr:$reverse);
   let results = (outs AnyRankedTensor:$states, AnyRankedTensor:$final_state);
   let assemblyFormat = [{
-    $coefficients `,` $offsets `,` `init` $init attr-dict `:` type($coefficients) `,` type($init)
+    (`reverse` $reverse^)? $coefficients `,` $offsets `,` `init` $init attr-dict `:`
+      type($coefficients) `,` type($init)
   }];
   let builders = [
     OpBuilder<(ins "::mlir::Value":$coefficients, "::mlir::Value":$offsets,
-                   "::mlir::Value":$init), [{
+                   "::mlir::Value":$init, CArg<"bool", "false">:$reverse), [{
       build($_builder, $_state, coefficients.getType(), init.getType(), coefficients,
-            offsets, init);
+            offsets, init, reverse);
     }]>
   ];
   let hasVerifier = 1;
@@ -364,7 +376,8 @@ def Rec_LinearScanOp : Rec_Op<"linear_scan", [
   let description = [{
     The same recurrence as `rec.scan`, h[t] = a[t] * h[t-1] + b[t] with
     h[-1] = `init`, written into `states` (every h[t]) and `final_state`
-    (h[T-1], or `init` when T = 0). On tensors it returns the two filled
+    (h[T-1], or `init` when T = 0); with `reverse`, h[t] = a[t] * h[t+1] +
+    b[t] from h[T] = `init`, the final state h[0]. On tensors it returns the two filled
     destinations; One-Shot Bufferize turns it into the form on memrefs,
     which has no results and writes into its destinations (the caller's
     output arrays, when the states are a model output). The lowering to
@@ -381,10 +394,10 @@ def Rec_LinearScanOp : Rec_Op<"linear_scan", [
     ```
   }];
   let arguments = (ins AnyShaped:$coefficients, AnyShaped:$offsets, AnyShaped:$init,
-                       AnyShaped:$states, AnyShaped:$final_state);
+                       AnyShaped:$states, AnyShaped:$final_state, UnitAttr:$reverse);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = [{
-    `ins` `(` $coefficients `,` $offsets `,` $init `:` type($coefficients) `,`
+    (`reverse` $reverse^)? `ins` `(` $coefficients `,` $offsets `,` $init `:` type($coefficients) `,`
       type($offsets) `,` type($init) `)`
     `outs` `(` $states `,` $final_state `:` type($states) `,` type($final_state) `)`
     attr-dict (`->` type($results)^)?

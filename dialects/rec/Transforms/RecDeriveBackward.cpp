@@ -1,7 +1,8 @@
 //===- RecDeriveBackward.cpp - The models of the backward entry points ----===//
 //
-// For every model M: M_forward_tape and M_tape (the forward with the tape:
-// each state after each step), and M_backward, the vector-Jacobian product
+// For every model M: M_forward_tape (the forward with the tape: each state
+// after each step, or for matrix states the state entering every segment of
+// kTapeInterval steps), and M_backward, the vector-Jacobian product
 // of the whole call as a reverse-time recurrence whose step is the forward
 // step followed by its adjoint (StepAdjoint.cpp). The step's work splits in
 // two: what varies with the step runs (forwards, then backwards) in the
@@ -13,8 +14,11 @@
 #include "StepAdjoint.h"
 #include "StepOutlining.h"
 
+#include "seqc/Analysis/MatrixStateAnalysis.h"
+
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 namespace mlir::rec {
 #define GEN_PASS_DEF_RECDERIVEBACKWARD
@@ -79,7 +83,8 @@ RecurrenceOp soleRecurrence(ModelOp model, std::string &why) {
   return recurrence;
 }
 
-/// A copy of `model` named `name`, of `kind`, with `resultTypes`.
+/// A copy of `model` named `name`, of `kind`, with `resultTypes` (and the
+/// model's tape interval).
 ModelOp cloneModel(OpBuilder &b, ModelOp model, StringRef name, ModelKind kind,
                    TypeRange argTypes, TypeRange resultTypes) {
   auto copy = ModelOp::create(
@@ -87,12 +92,95 @@ ModelOp cloneModel(OpBuilder &b, ModelOp model, StringRef name, ModelKind kind,
       TypeAttr::get(b.getFunctionType(argTypes, resultTypes)), ArrayAttr(), ArrayAttr(),
       model.getInputNames(), model.getParamNames(), model.getStateNames(),
       model.getOutputNames(), model.getStateInitAttr(), model.getDimsAttr(),
-      ModelKindAttr::get(b.getContext(), kind));
+      ModelKindAttr::get(b.getContext(), kind), model.getTapeIntervalAttr());
   return copy;
 }
 
+/// Steps between two saved states of a model whose states are saved every
+/// so many steps: a multiple of the chunked form's chunk size, so that the
+/// tape's segments hold whole chunks. At T = 4096 it is 16 states instead
+/// of 4096, and the backward's recomputed segment is 256 states.
+constexpr int64_t kTapeInterval = 256;
+
+/// Whether the tape saves a state every kTapeInterval steps rather than
+/// every step: for the matrix states that the chunked form takes (outer
+/// products, the delta rule), B * T of which would be far more than the
+/// call's inputs and outputs, and more than their chunked forward ever
+/// holds. Other states are vectors (or a scan's, which its form stores for
+/// every step anyway, and whose backward is a scan only with them).
+bool savesEveryInterval(RecurrenceOp recurrence) {
+  for (unsigned i = 0; i < recurrence.getNumStates(); ++i)
+    if (seqc::matchMatrixState(recurrence, i).matched)
+      return true;
+  return false;
+}
+
+/// Work done before a segment's copy of the recurrence: it may replace the
+/// segment's inputs (sliced from the recurrence's) and returns the new
+/// values of the loop's extra carried values.
+using SegmentPrologue = function_ref<SmallVector<Value>(
+    OpBuilder &b, Value segment, Value count, ValueRange states,
+    SmallVectorImpl<Value> &inputs, ValueRange extras)>;
+
+/// Replaces `recurrence` by a loop over segments of `interval` steps (last
+/// to first for a reverse recurrence), each running a copy of it on its
+/// steps: the states are carried from segment to segment, the output
+/// sequences written a segment at a time, and `extraInits` carried for the
+/// prologue. Returns the loop: the recurrence's results, then the extras.
+scf::ForOp runInSegments(OpBuilder &b, RecurrenceOp recurrence, int64_t interval,
+                         ValueRange extraInits, SegmentPrologue prologue) {
+  Location loc = recurrence.getLoc();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(recurrence);
+  Value batch = recurrence.getBatch(), length = recurrence.getLength();
+  unsigned nState = recurrence.getNumStates();
+  unsigned nOut = recurrence.getNumResults() - nState;
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value width = arith::ConstantIndexOp::create(b, loc, interval);
+  Value segments = arith::CeilDivUIOp::create(b, loc, length, width);
+  SmallVector<Value> carried(recurrence.getInits());
+  for (Value output : recurrence.getResults().drop_front(nState)) {
+    auto type = cast<RankedTensorType>(output.getType());
+    carried.push_back(tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                              ValueRange{batch, length}));
+  }
+  llvm::append_range(carried, extraInits);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, segments, one, carried,
+      [&](OpBuilder &b, Location loc, Value iteration, ValueRange args) {
+        Value segment = recurrence.getReverse()
+                            ? arith::SubIOp::create(
+                                  b, loc, arith::SubIOp::create(b, loc, segments, one), iteration)
+                            : iteration;
+        Value start = arith::MulIOp::create(b, loc, segment, width);
+        Value count = arith::MinUIOp::create(b, loc, width,
+                                             arith::SubIOp::create(b, loc, length, start));
+        ValueRange states = args.take_front(nState);
+        SmallVector<Value> inputs;
+        for (Value input : recurrence.getInputs())
+          inputs.push_back(sliceSteps(b, loc, input, batch, start, count));
+        SmallVector<Value> extras =
+            prologue(b, segment, count, states, inputs, args.drop_front(nState + nOut));
+        auto part = RecurrenceOp::create(b, loc, recurrence.getResultTypes(), batch, count,
+                                         states, inputs);
+        part.setReverse(recurrence.getReverse());
+        part.getStep().takeBody(recurrence.getStep());
+        SmallVector<Value> yielded(part.getResults().take_front(nState));
+        for (unsigned j = 0; j < nOut; ++j)
+          yielded.push_back(insertSteps(b, loc, part.getResult(nState + j),
+                                        args[nState + j], batch, start, count));
+        llvm::append_range(yielded, extras);
+        scf::YieldOp::create(b, loc, yielded);
+      });
+  recurrence.replaceAllUsesWith(loop.getResults().take_front(recurrence.getNumResults()));
+  recurrence.erase();
+  return loop;
+}
+
 /// M_forward_tape: the forward whose recurrence also yields every new state
-/// as a sequence.
+/// as a sequence, or with a tape interval, runs a segment at a time and
+/// saves the state entering each.
 void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence) {
   Location loc = model.getLoc();
   unsigned nState = model.getNumStates();
@@ -106,6 +194,29 @@ void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence) {
   IRMapping mapping;
   model.getBody().cloneInto(&copy.getBody(), mapping);
   auto cloned = cast<RecurrenceOp>(mapping.lookup(recurrence.getOperation()));
+  auto ret = cast<ReturnOp>(copy.getBody().front().getTerminator());
+  if (std::optional<uint64_t> interval = model.getTapeInterval()) {
+    OpBuilder before(cloned);
+    Value batch = cloned.getBatch();
+    Value segments = arith::CeilDivUIOp::create(
+        before, loc, cloned.getLength(), arith::ConstantIndexOp::create(before, loc, *interval));
+    SmallVector<Value> tapes;
+    for (Type type : tapeTypes)
+      tapes.push_back(tensor::EmptyOp::create(before, loc, cast<RankedTensorType>(type).getShape(),
+                                              before.getF32Type(), ValueRange{batch, segments}));
+    auto save = [&](OpBuilder &b, Value segment, Value, ValueRange states,
+                    SmallVectorImpl<Value> &, ValueRange saved) {
+      SmallVector<Value> updated;
+      for (auto [state, tape] : llvm::zip(states, saved))
+        updated.push_back(insertStep(b, loc, state, tape, batch, segment));
+      return updated;
+    };
+    scf::ForOp loop = runInSegments(before, cloned, *interval, tapes, save);
+    SmallVector<Value> returned(ret.getOperands());
+    llvm::append_range(returned, loop.getResults().take_back(nState));
+    ret->setOperands(returned);
+    return;
+  }
   OpBuilder inner(cloned);
   SmallVector<Type> types(cloned.getResultTypes());
   llvm::append_range(types, tapeTypes);
@@ -118,7 +229,6 @@ void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence) {
   yield->setOperands(yielded);
   cloned.replaceAllUsesWith(extended.getResults().take_front(cloned.getNumResults()));
   cloned.erase();
-  auto ret = cast<ReturnOp>(copy.getBody().front().getTerminator());
   SmallVector<Value> returned(ret.getOperands());
   llvm::append_range(returned, extended.getResults().take_back(nState));
   ret->setOperands(returned);
@@ -204,6 +314,10 @@ private:
   LogicalResult collectGradients(RecurrenceOp adjoint, SmallVectorImpl<Value> &gradients,
                                  std::string &why);
   Value sumOverSteps(Location loc, Value sequence, Type type);
+  /// With a tape interval: the adjoint run a segment at a time, last to
+  /// first, each segment's forward states recomputed from the one saved at
+  /// its start.
+  void recomputeInSegments(RecurrenceOp adjoint, ValueRange tape, int64_t interval);
 
   OpBuilder &b;
   ModelOp model, backward;
@@ -282,10 +396,14 @@ LogicalResult BackwardBuilder::build(std::string &why) {
   // The adjoint recurrence: states are the cotangents of the states; inputs
   // the states before each step, the step's inputs and the cotangents of
   // its output sequences.
+  std::optional<uint64_t> interval = model.getTapeInterval();
   SmallVector<Value> adjointInputs;
   for (unsigned i = 0; i < nState; ++i)
     adjointInputs.push_back(
-        statesBeforeSteps(b, loc, batch, length, inits[i], tape[i]));
+        interval ? tensor::EmptyOp::create(b, loc, cast<RankedTensorType>(tape[i].getType()).getShape(),
+                                           b.getF32Type(), ValueRange{batch, length})
+                       .getResult()
+                 : statesBeforeSteps(b, loc, batch, length, inits[i], tape[i]));
   for (Value input : recurrence.getInputs())
     adjointInputs.push_back(mapping.lookup(input));
   nInputArgs = recurrence.getInputs().size();
@@ -312,7 +430,46 @@ LogicalResult BackwardBuilder::build(std::string &why) {
     return failure();
   llvm::append_range(gradients, typed.getFinalStates());
   ReturnOp::create(b, loc, gradients);
+  if (interval)
+    recomputeInSegments(typed, tape, *interval);
   return success();
+}
+
+void BackwardBuilder::recomputeInSegments(RecurrenceOp adjoint, ValueRange tape,
+                                          int64_t interval) {
+  Location loc = adjoint.getLoc();
+  unsigned nState = model.getNumStates();
+  Value batch = adjoint.getBatch();
+  SmallVector<Type> recomputedTypes(recurrence.getInits().getTypes());
+  for (Type type : recurrence.getInits().getTypes())
+    recomputedTypes.push_back(tapeType(type));
+  auto recompute = [&](OpBuilder &b, Value segment, Value count, ValueRange,
+                       SmallVectorImpl<Value> &inputs, ValueRange) {
+    SmallVector<Value> entering;
+    for (Value saved : tape)
+      entering.push_back(extractStep(b, loc, saved, batch, segment));
+    // The forward step yielding its new states as the outputs.
+    ValueRange forwardInputs = ValueRange(inputs).slice(nState, nInputArgs);
+    auto states = RecurrenceOp::create(b, loc, recomputedTypes, batch, count, entering,
+                                       forwardInputs);
+    // Only the values from outside the step: `mapping` also holds the
+    // step's own, from building the adjoint step.
+    IRMapping outer;
+    llvm::SetVector<Value> captured;
+    getUsedValuesDefinedAbove(recurrence.getStep(), captured);
+    for (Value value : captured)
+      outer.map(value, mapping.lookup(value));
+    states.getStep().getBlocks().clear();
+    recurrence.getStep().cloneInto(&states.getStep(), outer);
+    auto yield = cast<YieldOp>(states.getBody().getTerminator());
+    SmallVector<Value> newStates(yield.getOperands().take_front(nState));
+    yield->setOperands(llvm::to_vector(llvm::concat<Value>(newStates, newStates)));
+    for (unsigned i = 0; i < nState; ++i)
+      inputs[i] = statesBeforeSteps(b, loc, batch, count, entering[i],
+                                    states.getResult(nState + i));
+    return SmallVector<Value>();
+  };
+  runInSegments(b, adjoint, interval, {}, recompute);
 }
 
 LogicalResult BackwardBuilder::collectGradients(RecurrenceOp adjoint,
@@ -475,6 +632,8 @@ struct RecDeriveBackwardPass : impl::RecDeriveBackwardBase<RecDeriveBackwardPass
       OpBuilder b(model->getContext());
       b.setInsertionPointAfter(model);
       if (recurrence) {
+        if (savesEveryInterval(recurrence))
+          model.setTapeInterval(kTapeInterval);
         BackwardBuilder builder(b, model, recurrence);
         if (succeeded(builder.build(why))) {
           b.setInsertionPointAfter(model);
@@ -486,6 +645,7 @@ struct RecDeriveBackwardPass : impl::RecDeriveBackwardBase<RecDeriveBackwardPass
                 getOperation(), (model.getSymName() + "_backward").str()))
           built->erase();
       }
+      model.removeTapeIntervalAttr();
       model->setAttr("rec.no_backward", b.getStringAttr(why));
     }
   }

@@ -66,10 +66,65 @@ SmallVector<Value> outlineStateFreeValues(OpBuilder &builder, RecurrenceOp recur
   return SmallVector<Value>(map.getResults());
 }
 
+namespace {
+
+/// Offsets, sizes and strides of steps [start, start + count) of `type`
+/// ([B, T, ...]).
+struct StepRange {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  StepRange(OpBuilder &b, RankedTensorType type, Value batch, OpFoldResult start,
+            OpFoldResult count)
+      : offsets(type.getRank(), b.getIndexAttr(0)), sizes{batch, count},
+        strides(type.getRank(), b.getIndexAttr(1)) {
+    offsets[1] = start;
+    for (int64_t d : type.getShape().drop_front(2))
+      sizes.push_back(b.getIndexAttr(d));
+  }
+};
+
+/// The [B, ...] type of one step of a [B, T, ...] sequence type.
+RankedTensorType stepType(RankedTensorType type) {
+  SmallVector<int64_t> shape(type.getShape());
+  shape.erase(shape.begin() + 1);
+  return RankedTensorType::get(shape, type.getElementType());
+}
+
+} // namespace
+
+Value sliceSteps(OpBuilder &b, Location loc, Value sequence, Value batch, OpFoldResult start,
+                 OpFoldResult count) {
+  auto type = cast<RankedTensorType>(sequence.getType());
+  StepRange range(b, type, batch, start, count);
+  return tensor::ExtractSliceOp::create(b, loc, sequence, range.offsets, range.sizes,
+                                        range.strides);
+}
+
+Value insertSteps(OpBuilder &b, Location loc, Value part, Value into, Value batch,
+                  OpFoldResult start, OpFoldResult count) {
+  auto type = cast<RankedTensorType>(into.getType());
+  StepRange range(b, type, batch, start, count);
+  return tensor::InsertSliceOp::create(b, loc, part, into, range.offsets, range.sizes,
+                                       range.strides);
+}
+
+Value extractStep(OpBuilder &b, Location loc, Value sequence, Value batch, OpFoldResult at) {
+  auto type = cast<RankedTensorType>(sequence.getType());
+  StepRange range(b, type, batch, at, b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(b, loc, stepType(type), sequence, range.offsets,
+                                        range.sizes, range.strides);
+}
+
+Value insertStep(OpBuilder &b, Location loc, Value state, Value into, Value batch,
+                 OpFoldResult at) {
+  auto type = cast<RankedTensorType>(into.getType());
+  StepRange range(b, type, batch, at, b.getIndexAttr(1));
+  return tensor::InsertSliceOp::create(b, loc, state, into, range.offsets, range.sizes,
+                                       range.strides);
+}
+
 Value statesBeforeSteps(OpBuilder &b, Location loc, Value batch, Value length, Value init,
-                        Value after) {
+                        Value after, bool reverse) {
   auto type = cast<RankedTensorType>(after.getType());
-  int64_t rank = type.getRank();
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
@@ -80,31 +135,12 @@ Value statesBeforeSteps(OpBuilder &b, Location loc, Value batch, Value length, V
   b.setInsertionPointToStart(select.elseBlock());
   scf::YieldOp::create(b, loc, empty);
   b.setInsertionPointToStart(select.thenBlock());
-  auto steps = [&](OpFoldResult first, OpFoldResult count) {
-    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes{batch, count},
-        strides(rank, b.getIndexAttr(1));
-    offsets[1] = first;
-    for (int64_t d : type.getShape().drop_front(2))
-      sizes.push_back(b.getIndexAttr(d));
-    return std::make_tuple(offsets, sizes, strides);
-  };
   Value earlier = arith::SubIOp::create(b, loc, length, one);
-  auto [initOffsets, initSizes, initStrides] = steps(b.getIndexAttr(0), b.getIndexAttr(1));
-  SmallVector<ReassociationIndices> addTime{{0, 1}};
-  for (int64_t d = 2; d < rank; ++d)
-    addTime.push_back({d});
-  SmallVector<int64_t> initShape(type.getShape());
-  initShape[1] = 1;
-  Value initStep = tensor::ExpandShapeOp::create(
-      b, loc, RankedTensorType::get(initShape, type.getElementType()), init, addTime, initSizes);
-  Value result =
-      tensor::InsertSliceOp::create(b, loc, initStep, empty, initOffsets, initSizes, initStrides);
-  auto [fromOffsets, fromSizes, fromStrides] = steps(b.getIndexAttr(0), earlier);
-  Value shifted =
-      tensor::ExtractSliceOp::create(b, loc, after, fromOffsets, fromSizes, fromStrides);
-  auto [toOffsets, toSizes, toStrides] = steps(b.getIndexAttr(1), earlier);
-  result =
-      tensor::InsertSliceOp::create(b, loc, shifted, result, toOffsets, toSizes, toStrides);
+  Value result = insertStep(b, loc, init, empty, batch,
+                            reverse ? OpFoldResult(earlier) : b.getIndexAttr(0));
+  // The T-1 states that are some step's predecessor, where they go.
+  Value shifted = sliceSteps(b, loc, after, batch, b.getIndexAttr(reverse ? 1 : 0), earlier);
+  result = insertSteps(b, loc, shifted, result, batch, b.getIndexAttr(reverse ? 0 : 1), earlier);
   scf::YieldOp::create(b, loc, result);
   return select.getResult(0);
 }

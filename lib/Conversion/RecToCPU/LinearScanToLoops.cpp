@@ -1,6 +1,7 @@
 //===- LinearScanToLoops.cpp - rec.linear_scan on buffers to threaded loops ===//
 //
-// convert-linear-scan-to-loops: h[t] = a[t] * h[t-1] + b[t] on buffers,
+// convert-linear-scan-to-loops: h[t] = a[t] * h[t-1] + b[t] on buffers (or
+// h[t+1] for a reverse scan, the same loops reading time backwards),
 // computed in place in the states' buffer (step t reads step t-1 back from
 // it, still in L1), vectorised across channels, and split across threads as
 // the runtime's plan says (seqc_scan_plan in runtime/seqc_runtime.c; B is
@@ -49,7 +50,7 @@ constexpr llvm::StringLiteral kPause = SEQC_RUNTIME_NAME(seqc_pause);
 constexpr int64_t kCacheLine = 64;
 
 /// Collapses the channel axes after the `lead` ones. A buffer whose channels
-/// are not contiguous (never made by seqc's own lowering, but legal) is
+/// are not contiguous (a state carried by a loop over segments of time) is
 /// copied into a dense one first, and an output copied back after the scan.
 ChannelView viewChannels(OpBuilder &b, OpBuilder &after, Location loc, Value buffer,
                          unsigned lead, bool isOutput) {
@@ -108,6 +109,14 @@ struct ScanLowering {
   Location loc;
   ChannelView coefficients, offsets, init, states, final;
   Value channels; // C, index
+  /// T-1 for a reverse scan, null otherwise: every strategy below works in
+  /// the scan's own order, and only the sequences' accesses flip it.
+  Value reverseLast;
+
+  /// Where step t of the scan's order lies in the sequences.
+  Value at(OpBuilder &b, Value t) {
+    return reverseLast ? arith::SubIOp::create(b, loc, reverseLast, t).getResult() : t;
+  }
 
   /// states[row, t] for t in [begin, end), from `entering` at begin.
   void scanSteps(OpBuilder &b, Value row, Value c0, Value c1, Value begin, Value end,
@@ -115,23 +124,25 @@ struct ScanLowering {
     Value nonEmpty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, begin, end);
     auto guard = scf::IfOp::create(b, loc, nonEmpty, /*withElseRegion=*/false);
     OpBuilder inner = OpBuilder::atBlockBegin(guard.thenBlock());
+    Value firstAt = at(inner, begin);
     forChannels(inner, loc, c0, c1, [&](OpBuilder &b, Value c, int64_t width) {
-      Value a = coefficients.load(b, loc, {row, begin}, c, width);
+      Value a = coefficients.load(b, loc, {row, firstAt}, c, width);
       Value h = entering.load(b, loc, enteringLead, c, width);
-      Value x = offsets.load(b, loc, {row, begin}, c, width);
-      states.store(b, loc, multiplyAdd(b, loc, a, h, x), {row, begin}, c);
+      Value x = offsets.load(b, loc, {row, firstAt}, c, width);
+      states.store(b, loc, multiplyAdd(b, loc, a, h, x), {row, firstAt}, c);
     });
     Value one = indexConstant(inner, loc, 1);
     Value second = arith::AddIOp::create(inner, loc, begin, one);
     scf::ForOp::create(
         inner, loc, second, end, one, ValueRange{},
         [&](OpBuilder &b, Location, Value t, ValueRange) {
-          Value previous = arith::SubIOp::create(b, loc, t, one);
+          Value previous = at(b, arith::SubIOp::create(b, loc, t, one));
+          Value current = at(b, t);
           forChannels(b, loc, c0, c1, [&](OpBuilder &b, Value c, int64_t width) {
-            Value a = coefficients.load(b, loc, {row, t}, c, width);
+            Value a = coefficients.load(b, loc, {row, current}, c, width);
             Value h = states.load(b, loc, {row, previous}, c, width);
-            Value x = offsets.load(b, loc, {row, t}, c, width);
-            states.store(b, loc, multiplyAdd(b, loc, a, h, x), {row, t}, c);
+            Value x = offsets.load(b, loc, {row, current}, c, width);
+            states.store(b, loc, multiplyAdd(b, loc, a, h, x), {row, current}, c);
           });
           scf::YieldOp::create(b, loc);
         });
@@ -148,9 +159,10 @@ struct ScanLowering {
     scf::ForOp::create(
         b, loc, begin, end, indexConstant(b, loc, 1), ValueRange{},
         [&](OpBuilder &b, Location, Value t, ValueRange) {
+          Value current = at(b, t);
           forChannels(b, loc, c0, c1, [&](OpBuilder &b, Value c, int64_t width) {
-            Value a = coefficients.load(b, loc, {row, t}, c, width);
-            Value x = offsets.load(b, loc, {row, t}, c, width);
+            Value a = coefficients.load(b, loc, {row, current}, c, width);
+            Value x = offsets.load(b, loc, {row, current}, c, width);
             Value p = product.load(b, loc, lead, c, width);
             Value s = sum.load(b, loc, lead, c, width);
             sum.store(b, loc, multiplyAdd(b, loc, a, s, x), lead, c);
@@ -203,7 +215,8 @@ struct ScanLowering {
     Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, length, zero);
     auto choose = scf::IfOp::create(b, loc, any, /*withElseRegion=*/true);
     OpBuilder thenBuilder = OpBuilder::atBlockBegin(choose.thenBlock());
-    Value last = arith::SubIOp::create(thenBuilder, loc, length, indexConstant(thenBuilder, loc, 1));
+    Value last = at(thenBuilder, arith::SubIOp::create(thenBuilder, loc, length,
+                                                       indexConstant(thenBuilder, loc, 1)));
     copyChannels(thenBuilder, c0, c1, states, {row, last}, final, {row});
     OpBuilder elseBuilder = OpBuilder::atBlockBegin(choose.elseBlock());
     copyChannels(elseBuilder, c0, c1, init, {row}, final, {row});
@@ -310,8 +323,8 @@ struct ScanEmitter {
           auto enter = scf::IfOp::create(fb, loc, scanned, /*withElseRegion=*/true);
           OpBuilder sb = OpBuilder::atBlockBegin(enter.thenBlock());
           scan.copyChannels(sb, c0, c1, scan.states,
-                            {row, arith::SubIOp::create(sb, loc, first, one)}, entering,
-                            {row, zero});
+                            {row, scan.at(sb, arith::SubIOp::create(sb, loc, first, one))},
+                            entering, {row, zero});
           OpBuilder ib = OpBuilder::atBlockBegin(enter.elseBlock());
           scan.copyChannels(ib, c0, c1, scan.init, {row}, entering, {row, zero});
           OpBuilder rb = OpBuilder::atBlockBegin(which.elseBlock());
@@ -501,7 +514,7 @@ struct ConvertLinearScanToLoopsPass
                       viewChannels(b, after, loc, op.getInit(), 1, false),
                       viewChannels(b, after, loc, op.getStates(), 2, true),
                       viewChannels(b, after, loc, op.getFinalState(), 1, true),
-                      Value()};
+                      Value(), Value()};
     ScanEmitter emit{scan, loc, Value(), Value(), Value(), Value(), Value(), Value(), Value()};
     emit.batch = memref::DimOp::create(b, loc, op.getCoefficients(), 0);
     emit.length = memref::DimOp::create(b, loc, op.getCoefficients(), 1);
@@ -510,6 +523,8 @@ struct ConvertLinearScanToLoopsPass
                         : indexConstant(b, loc, 1);
     emit.zero = indexConstant(b, loc, 0);
     emit.one = indexConstant(b, loc, 1);
+    if (op.getReverse())
+      scan.reverseLast = arith::SubIOp::create(b, loc, emit.length, emit.one);
 
     Type i64 = b.getI64Type();
     auto toI64 = [&](Value index) -> Value {

@@ -8,8 +8,10 @@
 // AVX2 micro-kernel shape of BLIS and OpenBLAS (12 accumulators, 2 vectors
 // of B and a broadcast fill 16 registers); a 4 x 2 tile of 16-lane vectors
 // in the first version split into 16 AVX2 accumulators and spilled.
-// The hoisted projections (m = steps, n = channels, r = model width) and
-// the matmuls inside a chunk of the chunked form are such contractions.
+// The hoisted projections (m = steps, n = channels, r = model width), the
+// matmuls inside a chunk of the chunked form and the backward's weight
+// gradients (m, n the weight's axes, r time, summed over batch rows around
+// the tiles) are such contractions.
 // convert-linalg-to-loops would compute one output at a time instead, its
 // sum over r through memory or across vector lanes.
 //
@@ -41,6 +43,10 @@ constexpr int64_t kTileVectors = 2;
 /// Rows per parallel iteration of a contraction not already inside a
 /// parallel loop: whole tiles.
 constexpr int64_t kRowsPerBlock = 10 * kTileRows;
+/// Steps of r per pass of the tiles when r is one of several reductions:
+/// 256 steps of a weight gradient's two factors (for 128 + 64 channels,
+/// 192 KiB) stay in L2.
+constexpr int64_t kReducedBlock = 256;
 
 /// The body yield(addf(out, mulf(in0, in1))).
 bool isMultiplyAdd(linalg::GenericOp op) {
@@ -69,7 +75,11 @@ struct TileRoles {
   /// m: a loop of A and the output that B does not have (the innermost such
   /// in the output's order); none for a matvec.
   std::optional<unsigned> rows;
+  /// r, the reduction the tile runs over; the others (a weight gradient's
+  /// sum over batch rows, when r is time) are loops around the tiles, each
+  /// tile adding its sum into the output.
   unsigned reduced;
+  SmallVector<unsigned> outerReduced;
   /// The output's other loops, in its order.
   SmallVector<unsigned> outer;
 };
@@ -88,12 +98,14 @@ std::optional<TileRoles> tileRoles(linalg::GenericOp op) {
     return std::nullopt;
   SmallVector<unsigned> reductions;
   op.getReductionDims(reductions);
-  if (reductions.size() != 1)
+  if (reductions.empty())
     return std::nullopt;
   TileRoles roles;
-  roles.reduced = reductions.front();
+  roles.reduced = reductions.back();
+  roles.outerReduced.assign(reductions.begin(), reductions.end() - 1);
   AffineMap out = maps[2];
-  if (out.getNumResults() != op.getNumParallelLoops() || out.isFunctionOfDim(roles.reduced))
+  if (out.getNumResults() != op.getNumParallelLoops() ||
+      llvm::any_of(reductions, [&](unsigned loop) { return out.isFunctionOfDim(loop); }))
     return std::nullopt;
   roles.columns = out.getDimPosition(out.getNumResults() - 1);
   auto innermostIsColumns = [&](AffineMap map) {
@@ -146,6 +158,8 @@ struct TileLowering {
   SmallVector<Value> sizes;
   int64_t columns, lanes;
   bool fromZero;
+  /// The part of r the tiles being emitted sum over (all of it unless set).
+  Value reducedBegin, reducedEnd;
 
   /// The indices of an operand with `map` when the loops have `values`.
   static SmallVector<Value> at(AffineMap map, ArrayRef<Value> values) {
@@ -189,7 +203,8 @@ struct TileLowering {
       for (int64_t j = 0; j < count; ++j)
         initial.push_back(fromZero ? zero : loadOf(b, out, at(outMap, place(loops, i, j))));
     auto loop = scf::ForOp::create(
-        b, loc, indexConstant(b, loc, 0), sizes[roles.reduced], indexConstant(b, loc, 1), initial,
+        b, loc, reducedBegin ? reducedBegin : indexConstant(b, loc, 0),
+        reducedEnd ? reducedEnd : sizes[roles.reduced], indexConstant(b, loc, 1), initial,
         [&](OpBuilder &b, Location, Value r, ValueRange acc) {
           SmallVector<Value> inner = loops;
           inner[roles.reduced] = r;
@@ -245,6 +260,37 @@ struct TileLowering {
                            emitTile(b, values, row0, rows, column, 1, 1);
                            scf::YieldOp::create(b, loc);
                          });
+  }
+
+  /// emitRows inside the loops of the reductions other than r. There r is
+  /// long (time) and the tiles each add into the output anyway: they run
+  /// over kReducedBlock steps of r at a time, which the tiles of a thread's
+  /// rows then read from its L2 rather than each from memory.
+  void emitRowsOverOuterReductions(OpBuilder &b, SmallVector<Value> &loops, Value begin,
+                                   Value end, std::optional<int64_t> count, unsigned depth = 0) {
+    if (roles.outerReduced.empty())
+      return emitRows(b, loops, begin, end, count);
+    if (depth == roles.outerReduced.size()) {
+      Value block = indexConstant(b, loc, kReducedBlock);
+      Value length = sizes[roles.reduced];
+      scf::ForOp::create(b, loc, indexConstant(b, loc, 0), length, block, ValueRange{},
+                         [&](OpBuilder &b, Location, Value r0, ValueRange) {
+                           reducedBegin = r0;
+                           reducedEnd = arith::MinUIOp::create(
+                               b, loc, arith::AddIOp::create(b, loc, r0, block), length);
+                           emitRows(b, loops, begin, end, count);
+                           reducedBegin = reducedEnd = Value();
+                           scf::YieldOp::create(b, loc);
+                         });
+      return;
+    }
+    unsigned loop = roles.outerReduced[depth];
+    scf::ForOp::create(b, loc, indexConstant(b, loc, 0), sizes[loop], indexConstant(b, loc, 1),
+                       ValueRange{}, [&](OpBuilder &b, Location, Value iv, ValueRange) {
+                         loops[loop] = iv;
+                         emitRowsOverOuterReductions(b, loops, begin, end, count, depth + 1);
+                         scf::YieldOp::create(b, loc);
+                       });
   }
 
   /// Rows [begin, end) of m: tiles of kTileRows rows, then the rest as one
@@ -309,7 +355,9 @@ struct TileContractionsPass
     Location loc = op.getLoc();
     OpBuilder b(op);
     Value out = op.getDpsInits()[0];
-    linalg::FillOp fill = zeroFillBefore(op, out);
+    // With reductions around the tiles, each tile adds to the output: the
+    // zero fill stays.
+    linalg::FillOp fill = roles.outerReduced.empty() ? zeroFillBefore(op, out) : nullptr;
     SmallVector<Value> sizes;
     for (Range range : cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc))
       sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, range.size));
@@ -327,7 +375,9 @@ struct TileContractionsPass
                           sizes,
                           outType.getDimSize(outType.getRank() - 1),
                           vectorBits / 32,
-                          static_cast<bool>(fill)};
+                          static_cast<bool>(fill),
+                          Value(),
+                          Value()};
     if (fill)
       fill.erase();
 
@@ -344,7 +394,8 @@ struct TileContractionsPass
       std::function<void(OpBuilder &, unsigned)> emitOuter = [&](OpBuilder &b, unsigned depth) {
         if (depth == roles.outer.size()) {
           Value rows = roles.rows ? sizes[*roles.rows] : Value();
-          lowering.emitRows(b, loops, zero, rows, roles.rows ? staticSize(*roles.rows) : 1);
+          lowering.emitRowsOverOuterReductions(b, loops, zero, rows,
+                                               roles.rows ? staticSize(*roles.rows) : 1);
           return;
         }
         unsigned loop = roles.outer[depth];
@@ -372,11 +423,11 @@ struct TileContractionsPass
           for (auto [loop, iv] : llvm::zip(roles.outer, ivs))
             loops[loop] = iv;
           if (!roles.rows)
-            return lowering.emitRows(b, loops, zero, Value(), 1);
+            return lowering.emitRowsOverOuterReductions(b, loops, zero, Value(), 1);
           Value begin = arith::MulIOp::create(b, loc, ivs.back(), perBlock);
           Value end = arith::MinUIOp::create(
               b, loc, arith::AddIOp::create(b, loc, begin, perBlock), sizes[*roles.rows]);
-          lowering.emitRows(b, loops, begin, end, std::nullopt);
+          lowering.emitRowsOverOuterReductions(b, loops, begin, end, std::nullopt);
         });
     // An iteration is a block of rows x all of n x all of r: worth a thread
     // when there are a few.

@@ -1,6 +1,7 @@
 //===- LinearScanToGPU.cpp - rec.linear_scan to a single-pass GPU scan ----===//
 //
 // convert-linear-scan-to-gpu: h[t] = a[t] * h[t-1] + b[t] on device buffers
+// (h[t+1] for a reverse scan: the same kernel, reading time backwards)
 // as one kernel of a single-pass scan with decoupled look-back. One thread
 // per (batch, channel) lane streaming over time would leave a GPU nearly
 // idle for few channels and long sequences, and a three-pass scan (reduce,
@@ -98,24 +99,37 @@ public:
   }
 
 private:
-  /// Each operand with its channel axes as one (the scan needs them
-  /// contiguous).
+  /// Each operand with its channel axes as one. The scan needs them
+  /// contiguous: an operand whose layout does not say so (a loop's carried
+  /// state has a fully dynamic one) is copied into a dense buffer first, and
+  /// a result copied back after (the copies become kernels like any
+  /// host-level linalg op).
   LogicalResult viewOperands() {
-    auto leadOf = [&](Value operand) -> unsigned {
-      return operand == scan.getInit() || operand == scan.getFinalState() ? 1 : 2;
+    OpBuilder after(scan->getContext());
+    after.setInsertionPointAfter(scan);
+    auto view = [&](Value operand, unsigned lead, bool isResult) {
+      auto type = cast<MemRefType>(operand.getType());
+      if (!seqc::channelsCollapsible(type, lead)) {
+        SmallVector<Value> sizes;
+        for (int64_t d = 0; d < type.getRank(); ++d)
+          if (type.isDynamicDim(d))
+            sizes.push_back(memref::DimOp::create(b, loc, operand, d));
+        Value dense = memref::AllocOp::create(
+            b, loc, MemRefType::get(type.getShape(), type.getElementType()), sizes);
+        if (isResult)
+          linalg::CopyOp::create(after, loc, dense, operand);
+        else
+          linalg::CopyOp::create(b, loc, operand, dense);
+        memref::DeallocOp::create(after, loc, dense);
+        operand = dense;
+      }
+      return std::make_pair(operand, seqc::collapseChannels(b, loc, operand, lead));
     };
-    for (Value operand : scan->getOperands())
-      if (!seqc::channelsCollapsible(cast<MemRefType>(operand.getType()), leadOf(operand)))
-        return scan.emitError("a scan operand whose channels are not contiguous cannot be "
-                              "scanned on the GPU");
-    auto view = [&](Value operand) {
-      return seqc::collapseChannels(b, loc, operand, leadOf(operand));
-    };
-    a = view(scan.getCoefficients());
-    offsets = view(scan.getOffsets());
-    states = view(scan.getStates());
-    init = view(scan.getInit());
-    final = view(scan.getFinalState());
+    a = view(scan.getCoefficients(), 2, false).second;
+    offsets = view(scan.getOffsets(), 2, false).second;
+    states = view(scan.getStates(), 2, true).second;
+    std::tie(initBuffer, init) = view(scan.getInit(), 1, false);
+    std::tie(finalBuffer, final) = view(scan.getFinalState(), 1, true);
     return success();
   }
 
@@ -129,7 +143,7 @@ private:
     Value empty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, length, c0);
     auto ifEmpty = scf::IfOp::create(b, loc, empty, /*withElseRegion=*/true);
     OpBuilder then = OpBuilder::atBlockBegin(ifEmpty.thenBlock());
-    linalg::CopyOp::create(then, loc, scan.getInit(), scan.getFinalState());
+    linalg::CopyOp::create(then, loc, initBuffer, finalBuffer);
     b.setInsertionPointToStart(ifEmpty.elseBlock());
     Value warpSize = indexConstant(b, loc, kWarpSize);
     channelGroups = arith::CeilDivUIOp::create(b, loc, channels, warpSize);
@@ -224,13 +238,22 @@ private:
     return {t, valid};
   }
 
+  /// Where step t of the scan's order lies in the sequences: a reverse scan
+  /// is the same kernel reading and writing time backwards.
+  Value sequenceIndex(OpBuilder &k, Value t) {
+    if (!scan.getReverse())
+      return t;
+    return arith::SubIOp::create(
+        k, loc, arith::SubIOp::create(k, loc, length, indexConstant(k, loc, 1)), t);
+  }
+
   /// This thread's steps into registers, and their map into shared memory.
   void loadSteps(OpBuilder &k) {
     Value kc0 = indexConstant(k, loc, 0);
     std::pair<Value, Value> local = {one, zero};
     for (int64_t s = 0; s < stepsPerThread; ++s) {
       auto [t, valid] = stepAt(k, s);
-      Value safeT = arith::SelectOp::create(k, loc, valid, t, kc0);
+      Value safeT = sequenceIndex(k, arith::SelectOp::create(k, loc, valid, t, kc0));
       Value loadedA =
           memref::LoadOp::create(k, loc, a.memref, a.indices({row, safeT}, safeChannel));
       Value loadedB = memref::LoadOp::create(k, loc, offsets.memref,
@@ -384,7 +407,8 @@ private:
       auto [t, valid] = stepAt(k, s);
       auto store = scf::IfOp::create(k, loc, valid, false);
       OpBuilder st = OpBuilder::atBlockBegin(store.thenBlock());
-      memref::StoreOp::create(st, loc, h, states.memref, states.indices({row, t}, channel));
+      memref::StoreOp::create(st, loc, h, states.memref,
+                              states.indices({row, sequenceIndex(st, t)}, channel));
     }
   }
 
@@ -393,6 +417,8 @@ private:
   OpBuilder b;
   int64_t warps, stepsPerThread, tileSteps;
   ChannelView a, offsets, states, init, final;
+  /// The initial and final states' buffers before their channels collapse.
+  Value initBuffer, finalBuffer;
   // Host side.
   Value batch, length, channels, channelGroups, groups, tiles;
   Value aggregateA, aggregateB, inclusive, flags, counter;

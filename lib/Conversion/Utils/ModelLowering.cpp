@@ -197,9 +197,19 @@ unsigned numPointerArguments(rec::ModelOp model) {
   llvm_unreachable("model kind");
 }
 
-/// The byte offset of tape part `part` (each state after every step, in
-/// declaration order) and the tape's total size: B * T * (state elements)
-/// floats per state.
+/// The saved states per batch row: T, or ceil(T / C) with a tape interval
+/// C (i64).
+Value tapeSteps(OpBuilder &b, Location loc, rec::ModelOp model, Value length64) {
+  std::optional<uint64_t> interval = model.getTapeInterval();
+  if (!interval)
+    return length64;
+  return arith::CeilDivSIOp::create(
+      b, loc, length64, arith::ConstantIntOp::create(b, loc, b.getI64Type(), *interval));
+}
+
+/// The byte offset of tape part `part` (each state after every step, or
+/// every tape interval, in declaration order) and the tape's total size:
+/// B * (saved steps) * (state elements) floats per state.
 Value tapeOffset(OpBuilder &b, Location loc, rec::ModelOp model, Value batch64, Value length64,
                  unsigned part) {
   ArrayRef<Type> stateTypes = model.getArgumentTypes().slice(
@@ -213,7 +223,7 @@ Value tapeOffset(OpBuilder &b, Location loc, rec::ModelOp model, Value batch64, 
     floats += elements;
   }
   Type i64 = b.getI64Type();
-  Value steps = arith::MulIOp::create(b, loc, batch64, length64);
+  Value steps = arith::MulIOp::create(b, loc, batch64, tapeSteps(b, loc, model, length64));
   return arith::MulIOp::create(b, loc, steps,
                                arith::ConstantIntOp::create(b, loc, i64, 4 * floats));
 }
@@ -311,10 +321,14 @@ void mapArguments(OpBuilder &b, Location loc, rec::ModelOp model, const EntryArg
   if (args.kind != rec::ModelKind::Backward)
     return;
   ValueRange rest = modelArgs.drop_front(nInput + nParam + nState);
+  Value saved = tapeSteps(b, loc, model, args.length64);
   for (unsigned i = 0; i < nState; ++i) {
     Value part = offsetPointer(b, loc, tape,
                                tapeOffset(b, loc, model, args.batch64, args.length64, i));
-    mapping.map(rest[i], wrapArray(b, loc, args, part, rest[i].getType()));
+    auto type = cast<RankedTensorType>(rest[i].getType());
+    Value memref = memrefFromPointer(b, loc, part, memrefTypeOf(type), {args.batch64, saved});
+    mapping.map(rest[i], bufferization::ToTensorOp::create(b, loc, type, memref,
+                                                           /*restrict=*/b.getUnitAttr()));
   }
   rest = rest.drop_front(nState);
   SmallVector<Value> cotangentPointers(args.outputCotangents);
@@ -371,9 +385,11 @@ void writeResults(OpBuilder &b, Location loc, rec::ModelOp model, rec::ReturnOp 
     materializeIfWanted(b, loc, result(next++), pointer, {B});
   if (args.kind == rec::ModelKind::Forward)
     return;
+  Value saved = tapeSteps(b, loc, model, T);
   for (unsigned part = 0; next < ret.getNumOperands(); ++part)
     materialize(b, loc, result(next++),
-                offsetPointer(b, loc, args.tape, tapeOffset(b, loc, model, B, T, part)), {B, T});
+                offsetPointer(b, loc, args.tape, tapeOffset(b, loc, model, B, T, part)),
+                {B, saved});
 }
 
 /// An init (tensor.empty, or a fill of one) shared by several linalg ops

@@ -348,7 +348,7 @@ void lowerSequentialRecurrence(OpBuilder &b, rec::RecurrenceOp op) {
   finishForall(inner, forall, op, loop.getResults(), row);
 }
 
-/// h[t] = a[t] * h[t-1] + b[t] as rec.linear_scan into fresh destinations:
+/// h[t] = a[t] * h[t-1] + b[t] (or h[t+1], reversed) as rec.linear_scan into fresh destinations:
 /// after bufferization those are the caller's arrays where the states are an
 /// output, and convert-linear-scan-to-loops lowers it on buffers, where it
 /// can compute in place and split time across threads.
@@ -360,7 +360,8 @@ void lowerScan(OpBuilder &b, rec::ScanOp op) {
   Value final = emptyTensor(b, loc, op.getFinalState().getType(), {batch});
   auto scan = rec::LinearScanOp::create(
       b, loc, TypeRange{states.getType(), final.getType()},
-      ValueRange{op.getCoefficients(), op.getOffsets(), op.getInit(), states, final});
+      ValueRange{op.getCoefficients(), op.getOffsets(), op.getInit(), states, final},
+      op->getAttrs());
   op->replaceAllUsesWith(scan.getResults());
   op->erase();
 }

@@ -33,3 +33,16 @@ func.func @into_empty(%a: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>, %B: index, %T
                              -> tensor<?x?x4xf32>, tensor<?x4xf32>
   return %hs, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
 }
+
+// -----
+
+// A reverse scan keeps its direction on buffers.
+// CHECK-LABEL: func.func @reverse
+// CHECK: rec.linear_scan reverse ins(
+func.func @reverse(%a: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>, %s: tensor<?x?x4xf32>,
+                   %f: tensor<?x4xf32>) -> (tensor<?x?x4xf32>, tensor<?x4xf32>) {
+  %hs, %hT = rec.linear_scan reverse ins(%a, %a, %h0 : tensor<?x?x4xf32>, tensor<?x?x4xf32>, tensor<?x4xf32>)
+                             outs(%s, %f : tensor<?x?x4xf32>, tensor<?x4xf32>)
+                             -> tensor<?x?x4xf32>, tensor<?x4xf32>
+  return %hs, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
+}

@@ -87,6 +87,18 @@ rec.model @scanned(%B: index, %T: index, %a: tensor<?x?x4xf32>, %b: tensor<?x?x4
   rec.return %hs, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
 }
 
+// A scan backwards in time (an adjoint's): `reverse` prints as a keyword.
+// CHECK-LABEL: func.func @reverse_scans
+// CHECK: rec.scan reverse %arg0, %arg0, init %arg1 : tensor<?x?x4xf32>, tensor<?x4xf32>
+// CHECK: rec.linear_scan reverse ins(%arg2, %arg2, %arg3 : memref<?x?xf32>, memref<?x?xf32>, memref<?xf32>) outs(%arg2, %arg3 : memref<?x?xf32>, memref<?xf32>){{$}}
+func.func @reverse_scans(%a: tensor<?x?x4xf32>, %h0: tensor<?x4xf32>, %m: memref<?x?xf32>,
+                         %m0: memref<?xf32>) -> (tensor<?x?x4xf32>, tensor<?x4xf32>) {
+  %hs, %hT = rec.scan reverse %a, %a, init %h0 : tensor<?x?x4xf32>, tensor<?x4xf32>
+  rec.linear_scan reverse ins(%m, %m, %m0 : memref<?x?xf32>, memref<?x?xf32>, memref<?xf32>)
+                          outs(%m, %m0 : memref<?x?xf32>, memref<?xf32>)
+  return %hs, %hT : tensor<?x?x4xf32>, tensor<?x4xf32>
+}
+
 // The chunked form of a matrix state.
 // CHECK-LABEL: func.func @chunked
 // CHECK: %[[R:.*]], %[[F:.*]] = rec.chunked %arg0, %arg1, %arg2, log_decays %arg3, init %arg4 {chunk_size = 32 : i64} : tensor<?x?x2x8xf32>, tensor<?x?x2x4xf32>, tensor<?x2x8x4xf32>
