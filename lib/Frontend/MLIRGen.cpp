@@ -517,7 +517,7 @@ rec::ModelOp MLIRGenImpl::genModel(const Model &m) {
       builder.getArrayAttr(stateNames), builder.getArrayAttr(outputNames),
       builder.getDenseF64ArrayAttr(stateInit),
       dims.empty() ? DictionaryAttr() : builder.getDictionaryAttr(dims), rec::ModelKindAttr(),
-      IntegerAttr());
+      IntegerAttr(), IntegerAttr());
   Block *entry = new Block();
   modelOp.getBody().push_back(entry);
   for (Type t : argTypes)

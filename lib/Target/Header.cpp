@@ -134,6 +134,12 @@ void emitBackwardEntries(rec::ModelOp model, bool cuda, llvm::raw_ostream &out) 
         << ") * (the elements of every state) floats, each state entering\n"
         << " * steps 0, " << *interval << ", " << 2 * *interval
         << ", ... (the backward recomputes the states in between). */\n";
+  else if (unsigned saved = model.getNumSavedProjections())
+    out << " * B * T * (the elements of every state) floats, each state after every step,\n"
+        << " * then B * T * (their elements) floats for each of the step's " << saved
+        << " projections by\n"
+        << " * params (W @ x) at every step, which the backward reads instead of\n"
+        << " * recomputing them. */\n";
   else
     out << " * B * T * (the elements of every state) floats, each state after every step. */\n";
   out << "int64_t " << name << "_tape_bytes" << twin << "(int64_t B, int64_t T);\n\n";

@@ -106,6 +106,9 @@ static std::string modelArgumentName(ModelOp model, unsigned arg) {
   if (arg < nState)
     return suffixed("", nameAt(model.getStateNames(), arg), "_tape");
   arg -= nState;
+  if (arg < model.getNumSavedProjections())
+    return "projection" + std::to_string(arg) + "_tape";
+  arg -= model.getNumSavedProjections();
   if (arg < nOut)
     return suffixed("d_", nameAt(model.getOutputNames(), arg), "");
   return suffixed("d_", nameAt(model.getStateNames(), arg - nOut), "_final");
@@ -121,6 +124,21 @@ void ModelOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNa
   }
 }
 
+ArrayRef<Type> ModelOp::getTapeTypes() {
+  unsigned nState = getNumStates(), nTape = nState + getNumSavedProjections();
+  switch (getModelKind()) {
+  case ModelKind::Forward:
+    return {};
+  case ModelKind::ForwardTape:
+    return getResultTypes().take_back(nTape);
+  case ModelKind::Backward:
+    return getArgumentTypes()
+        .drop_front(kNumSizeArgs + getNumInputs() + getNumParams() + nState)
+        .take_front(nTape);
+  }
+  llvm_unreachable("model kind");
+}
+
 LogicalResult ModelOp::verify() {
   unsigned nIn = getNumInputs(), nParam = getNumParams(), nState = getNumStates(),
            nOut = getNumOutputs();
@@ -128,10 +146,11 @@ LogicalResult ModelOp::verify() {
   bool backward = kind == ModelKind::Backward;
   // The tape travels as arguments of the backward and as results of the
   // models that write it.
-  unsigned tapeArgs = backward ? nState : 0;
+  unsigned nTape = nState + getNumSavedProjections();
+  unsigned tapeArgs = backward ? nTape : 0;
   unsigned cotangentArgs = backward ? nOut + nState : 0;
   unsigned expectedResults = backward                       ? nIn + nParam + nState
-                             : kind == ModelKind::ForwardTape ? nOut + 2 * nState
+                             : kind == ModelKind::ForwardTape ? nOut + nState + nTape
                                                               : nOut + nState;
   ArrayRef<Type> args = getArgumentTypes(), results = getResultTypes();
   if (args.size() != kNumSizeArgs + nIn + nParam + nState + tapeArgs + cotangentArgs)

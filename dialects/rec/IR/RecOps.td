@@ -55,6 +55,11 @@ def Rec_ModelOp : Rec_Op<"model", [
     With `tape_interval` = C (on all three kinds of a model), the tape holds
     a state every C steps instead, ceil(T/C) of them: the state entering
     steps 0, C, 2C, ...; the backward recomputes the states in between.
+    With `saved_projections` = N, N more parts follow the states' on the
+    tape (results of `forward_tape`, arguments of `backward` before the
+    cotangents): the values of the step's projections of its inputs by
+    params (`W @ x`) at every step, which the backward reads instead of
+    recomputing them.
     `backward` is `M_backward`:
     its arguments are B, T, the inputs, params and initial states, the tape,
     the cotangents of the outputs and of the final states; its results the
@@ -82,7 +87,8 @@ def Rec_ModelOp : Rec_Op<"model", [
     DenseF64ArrayAttr:$state_init,
     OptionalAttr<DictionaryAttr>:$dims,
     OptionalAttr<Rec_ModelKind>:$kind,
-    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$tape_interval
+    OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$tape_interval,
+    OptionalAttr<ConfinedAttr<I64Attr, [IntNonNegative]>>:$saved_projections
   );
   let regions = (region SizedRegion<1>:$body);
   let hasCustomAssemblyFormat = 1;
@@ -105,6 +111,12 @@ def Rec_ModelOp : Rec_Op<"model", [
     ::mlir::rec::ModelKind getModelKind() {
       return getKind().value_or(::mlir::rec::ModelKind::Forward);
     }
+    /// Projections saved on the tape after the states.
+    unsigned getNumSavedProjections() { return getSavedProjections().value_or(0); }
+    /// The tape's parts (one per state, then the saved projections) as this
+    /// model writes them (forward_tape) or reads them (backward); none for
+    /// a forward model.
+    ::llvm::ArrayRef<::mlir::Type> getTapeTypes();
   }];
 }
 

@@ -92,7 +92,8 @@ ModelOp cloneModel(OpBuilder &b, ModelOp model, StringRef name, ModelKind kind,
       TypeAttr::get(b.getFunctionType(argTypes, resultTypes)), ArrayAttr(), ArrayAttr(),
       model.getInputNames(), model.getParamNames(), model.getStateNames(),
       model.getOutputNames(), model.getStateInitAttr(), model.getDimsAttr(),
-      ModelKindAttr::get(b.getContext(), kind), model.getTapeIntervalAttr());
+      ModelKindAttr::get(b.getContext(), kind), model.getTapeIntervalAttr(),
+      model.getSavedProjectionsAttr());
   return copy;
 }
 
@@ -113,6 +114,36 @@ bool savesEveryInterval(RecurrenceOp recurrence) {
     if (seqc::matchMatrixState(recurrence, i).matched)
       return true;
   return false;
+}
+
+/// The step's projections of its inputs by params (`W @ x`: a contraction
+/// of a step input with a value from outside the step), which the tape
+/// saves for the backward instead of it recomputing them: the forward's
+/// forms compute them for all steps at once anyway, and recomputed they
+/// are a third of a cell like minGRU's backward. Only for models whose
+/// tape has a state for every step (a matrix state's tape is kept to a
+/// state per segment, and projections would outweigh it) and some state.
+SmallVector<Operation *> projectionsToSave(RecurrenceOp recurrence) {
+  SmallVector<Operation *> saved;
+  if (recurrence.getNumStates() == 0 || savesEveryInterval(recurrence))
+    return saved;
+  Block &step = recurrence.getBody();
+  unsigned nState = recurrence.getNumStates();
+  auto isStepInput = [&](Value value) {
+    auto arg = dyn_cast<BlockArgument>(value);
+    return arg && arg.getOwner() == &step && arg.getArgNumber() >= nState;
+  };
+  for (Operation &op : step.without_terminator()) {
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(&op);
+    if (!linalgOp || linalgOp.getNumReductionLoops() == 0 || linalgOp.getNumDpsInputs() != 2 ||
+        op.getNumResults() != 1)
+      continue;
+    Value lhs = linalgOp.getDpsInputs()[0], rhs = linalgOp.getDpsInputs()[1];
+    auto outside = [&](Value value) { return value.getParentRegion() != &recurrence.getStep(); };
+    if ((isStepInput(lhs) && outside(rhs)) || (isStepInput(rhs) && outside(lhs)))
+      saved.push_back(&op);
+  }
+  return saved;
 }
 
 /// Work done before a segment's copy of the recurrence: it may replace the
@@ -181,12 +212,15 @@ scf::ForOp runInSegments(OpBuilder &b, RecurrenceOp recurrence, int64_t interval
 /// M_forward_tape: the forward whose recurrence also yields every new state
 /// as a sequence, or with a tape interval, runs a segment at a time and
 /// saves the state entering each.
-void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence) {
+void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence,
+                    ArrayRef<Operation *> projections) {
   Location loc = model.getLoc();
   unsigned nState = model.getNumStates();
   SmallVector<Type> tapeTypes;
   for (Value init : recurrence.getInits())
     tapeTypes.push_back(tapeType(init.getType()));
+  for (Operation *projection : projections)
+    tapeTypes.push_back(sequenceType(projection->getResult(0).getType()));
   SmallVector<Type> resultTypes(model.getResultTypes());
   llvm::append_range(resultTypes, tapeTypes);
   ModelOp copy = cloneModel(b, model, (model.getSymName() + "_forward_tape").str(),
@@ -226,11 +260,13 @@ void buildTapeModel(OpBuilder &b, ModelOp model, RecurrenceOp recurrence) {
   auto yield = cast<YieldOp>(extended.getBody().getTerminator());
   SmallVector<Value> yielded(yield.getOperands());
   llvm::append_range(yielded, yield.getOperands().take_front(nState));
+  for (Operation *projection : projections)
+    yielded.push_back(mapping.lookup(projection->getResult(0)));
   yield->setOperands(yielded);
   cloned.replaceAllUsesWith(extended.getResults().take_front(cloned.getNumResults()));
   cloned.erase();
   SmallVector<Value> returned(ret.getOperands());
-  llvm::append_range(returned, extended.getResults().take_back(nState));
+  llvm::append_range(returned, extended.getResults().take_back(tapeTypes.size()));
   ret->setOperands(returned);
 }
 
@@ -300,8 +336,10 @@ struct DeferredInputCotangent {
 /// The backward model of one forward model.
 class BackwardBuilder {
 public:
-  BackwardBuilder(OpBuilder &b, ModelOp model, RecurrenceOp recurrence)
-      : b(b), model(model), recurrence(recurrence), split(model, recurrence) {}
+  BackwardBuilder(OpBuilder &b, ModelOp model, RecurrenceOp recurrence,
+                  ArrayRef<Operation *> savedProjections)
+      : b(b), model(model), recurrence(recurrence), split(model, recurrence),
+        savedProjections(savedProjections) {}
 
   LogicalResult build(std::string &why);
 
@@ -323,6 +361,8 @@ private:
   ModelOp model, backward;
   RecurrenceOp recurrence;
   StepSplit split;
+  /// Forward step ops whose values the tape holds for every step.
+  ArrayRef<Operation *> savedProjections;
   IRMapping mapping; // forward values to the backward model's
   DenseSet<Value> receiving;
   SmallVector<Value> receivingInOrder;
@@ -342,6 +382,8 @@ ModelOp BackwardBuilder::createModel() {
   SmallVector<Type> argTypes(forwardArgs);
   for (Type type : stateTypes)
     argTypes.push_back(tapeType(type));
+  for (Operation *projection : savedProjections)
+    argTypes.push_back(sequenceType(projection->getResult(0).getType()));
   llvm::append_range(argTypes, model.getResultTypes().take_front(nOut));
   llvm::append_range(argTypes, stateTypes);
   SmallVector<Type> resultTypes(forwardArgs.drop_front(ModelOp::kNumSizeArgs));
@@ -377,8 +419,11 @@ LogicalResult BackwardBuilder::build(std::string &why) {
     mapping.map(forwardBody.getArgument(i), entry->getArgument(i));
   Value batch = entry->getArgument(0), length = entry->getArgument(1);
   ValueRange inits = entry->getArguments().slice(ModelOp::kNumSizeArgs + nIn + nParam, nState);
+  unsigned nSaved = savedProjections.size();
   ValueRange tape = entry->getArguments().slice(nForwardArgs, nState);
-  ValueRange outputCotangents = entry->getArguments().slice(nForwardArgs + nState, nOut);
+  ValueRange savedTape = entry->getArguments().slice(nForwardArgs + nState, nSaved);
+  ValueRange outputCotangents =
+      entry->getArguments().slice(nForwardArgs + nState + nSaved, nOut);
   ValueRange finalCotangents = entry->getArguments().take_back(nState);
 
   // Work on params alone, once.
@@ -409,6 +454,7 @@ LogicalResult BackwardBuilder::build(std::string &why) {
   nInputArgs = recurrence.getInputs().size();
   for (Value dy : outputCotangents)
     adjointInputs.push_back(dy);
+  llvm::append_range(adjointInputs, savedTape);
   auto adjoint = RecurrenceOp::create(b, loc, TypeRange{}, batch, length, finalCotangents,
                                       adjointInputs);
   adjoint.setReverse(true);
@@ -545,7 +591,9 @@ LogicalResult BackwardBuilder::buildAdjointStep(RecurrenceOp adjoint, std::strin
   ValueRange stateCotangents = step.getArguments().take_front(nState);
   ValueRange statesBefore = step.getArguments().slice(nState, nState);
   ValueRange inputs = step.getArguments().slice(2 * nState, nInputArgs);
-  ValueRange outputCotangents = step.getArguments().drop_front(2 * nState + nInputArgs);
+  ValueRange outputCotangents =
+      step.getArguments().slice(2 * nState + nInputArgs, model.getNumOutputs());
+  ValueRange savedValues = step.getArguments().take_back(savedProjections.size());
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&step);
 
@@ -595,6 +643,10 @@ LogicalResult BackwardBuilder::buildAdjointStep(RecurrenceOp adjoint, std::strin
     adjointOfStep.seed(local.lookupOrDefault(yield.getOperand(nState + i)), dy);
   if (failed(adjointOfStep.run(varyingOps, why)))
     return failure();
+  // The saved projections replace their recomputation; the rules above
+  // read only their operands, so the recomputed ones are left dead.
+  for (auto [projection, saved] : llvm::zip(savedProjections, savedValues))
+    local.lookup(projection->getResult(0)).replaceAllUsesWith(saved);
 
   SmallVector<Value> yielded;
   for (Value state : statesBefore) {
@@ -634,10 +686,13 @@ struct RecDeriveBackwardPass : impl::RecDeriveBackwardBase<RecDeriveBackwardPass
       if (recurrence) {
         if (savesEveryInterval(recurrence))
           model.setTapeInterval(kTapeInterval);
-        BackwardBuilder builder(b, model, recurrence);
+        SmallVector<Operation *> projections = projectionsToSave(recurrence);
+        if (!projections.empty())
+          model.setSavedProjections(projections.size());
+        BackwardBuilder builder(b, model, recurrence, projections);
         if (succeeded(builder.build(why))) {
           b.setInsertionPointAfter(model);
-          buildTapeModel(b, model, recurrence);
+          buildTapeModel(b, model, recurrence, projections);
           continue;
         }
         // A half-built backward model is removed.
@@ -646,6 +701,7 @@ struct RecDeriveBackwardPass : impl::RecDeriveBackwardBase<RecDeriveBackwardPass
           built->erase();
       }
       model.removeTapeIntervalAttr();
+      model.removeSavedProjectionsAttr();
       model->setAttr("rec.no_backward", b.getStringAttr(why));
     }
   }

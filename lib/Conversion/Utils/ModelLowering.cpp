@@ -208,17 +208,15 @@ Value tapeSteps(OpBuilder &b, Location loc, rec::ModelOp model, Value length64) 
 }
 
 /// The byte offset of tape part `part` (each state after every step, or
-/// every tape interval, in declaration order) and the tape's total size:
-/// B * (saved steps) * (state elements) floats per state.
+/// every tape interval, in declaration order, then the saved projections)
+/// and, for `part` = the number of parts, the tape's total size:
+/// B * (saved steps) * (elements of a step) floats per part.
 Value tapeOffset(OpBuilder &b, Location loc, rec::ModelOp model, Value batch64, Value length64,
                  unsigned part) {
-  ArrayRef<Type> stateTypes = model.getArgumentTypes().slice(
-      rec::ModelOp::kNumSizeArgs + model.getNumInputs() + model.getNumParams(),
-      model.getNumStates());
   int64_t floats = 0;
-  for (Type type : stateTypes.take_front(part)) {
+  for (Type type : model.getTapeTypes().take_front(part)) {
     int64_t elements = 1;
-    for (int64_t d : cast<RankedTensorType>(type).getShape().drop_front())
+    for (int64_t d : cast<RankedTensorType>(type).getShape().drop_front(2))
       elements *= d;
     floats += elements;
   }
@@ -322,7 +320,8 @@ void mapArguments(OpBuilder &b, Location loc, rec::ModelOp model, const EntryArg
     return;
   ValueRange rest = modelArgs.drop_front(nInput + nParam + nState);
   Value saved = tapeSteps(b, loc, model, args.length64);
-  for (unsigned i = 0; i < nState; ++i) {
+  unsigned nTape = model.getTapeTypes().size();
+  for (unsigned i = 0; i < nTape; ++i) {
     Value part = offsetPointer(b, loc, tape,
                                tapeOffset(b, loc, model, args.batch64, args.length64, i));
     auto type = cast<RankedTensorType>(rest[i].getType());
@@ -330,7 +329,7 @@ void mapArguments(OpBuilder &b, Location loc, rec::ModelOp model, const EntryArg
     mapping.map(rest[i], bufferization::ToTensorOp::create(b, loc, type, memref,
                                                            /*restrict=*/b.getUnitAttr()));
   }
-  rest = rest.drop_front(nState);
+  rest = rest.drop_front(nTape);
   SmallVector<Value> cotangentPointers(args.outputCotangents);
   llvm::append_range(cotangentPointers, args.finalCotangents);
   for (auto [arg, pointer] : llvm::zip(rest, cotangentPointers)) {
@@ -464,7 +463,7 @@ void buildTapeBytes(OpBuilder &b, Location loc, rec::ModelOp model, StringRef na
   Value batch = arith::MaxSIOp::create(b, loc, entry->getArgument(0), zero);
   Value length = arith::MaxSIOp::create(b, loc, entry->getArgument(1), zero);
   func::ReturnOp::create(b, loc,
-                         tapeOffset(b, loc, model, batch, length, model.getNumStates()));
+                         tapeOffset(b, loc, model, batch, length, model.getTapeTypes().size()));
 }
 
 /// The tape M_backward works from: the caller's, or when it passed NULL one
@@ -499,14 +498,15 @@ Value tapeOrRecomputed(OpBuilder &b, Location loc, rec::ModelOp model,
   OpBuilder thenBuilder = OpBuilder::atBlockBegin(select.thenBlock());
   Value steps = arith::MulIOp::create(thenBuilder, loc, args.batch64, args.length64);
   Value tapeBytes = tapeOffset(thenBuilder, loc, model, args.batch64, args.length64,
-                               model.getNumStates());
+                               model.getTapeTypes().size());
   // The outputs go after the tape; the final states are not wanted.
   SmallVector<Value> outputBytes;
   Value bytes = tapeBytes;
   unsigned nState = model.getNumStates();
-  for (Type type : model.getArgumentTypes().slice(
-           rec::ModelOp::kNumSizeArgs + model.getNumInputs() + model.getNumParams() + 2 * nState,
-           model.getNumOutputs())) {
+  // The output cotangents' types: the outputs'.
+  for (Type type : model.getArgumentTypes()
+                       .take_back(model.getNumOutputs() + nState)
+                       .take_front(model.getNumOutputs())) {
     int64_t elements = 1;
     for (int64_t d : cast<RankedTensorType>(type).getShape().drop_front(2))
       elements *= d;
