@@ -145,8 +145,9 @@ int benchOne(const std::string &path, const std::string &form, int64_t B, int64_
 
 int main(int argc, char **argv) {
   std::printf("### Backward (M_backward with the tape) against the forward, same form\n\n"
-              "Median of %d interleaved rounds, all cores. The backward runs sequentially in "
-              "every form for now.\n\n",
+              "Median of %d interleaved rounds, all cores. The scan form's adjoint is a "
+              "reverse scan; the chunked, Newton and sequential forms' adjoints run "
+              "sequentially over time.\n\n",
               bench::rounds());
   std::printf("| model | form | B x T | forward ms | forward_tape ms | backward ms | "
               "backward / forward | tape MiB | B·T·state MiB |\n");
